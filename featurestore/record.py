@@ -1,0 +1,123 @@
+"""Records that enter and leave the feature processor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = ["DeadLetter", "FeatureRecord", "SourceRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One input record as the driver read it (Kafka or in-process), with its position."""
+
+    value: bytes
+    key: bytes | None = None
+    topic: str = ""
+    partition: int = 0
+    offset: int = -1
+    timestamp: int = 0
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that could not be processed: the original bytes, why, and where it came from."""
+
+    value: bytes
+    key: bytes | None
+    reason: str
+    message: str
+    topic: str
+    partition: int
+    offset: int
+    stage: str = "features"
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers carrying the reason and the source position (the value stays as read)."""
+        return [
+            ("riffle.dlq.reason", self.reason.encode()),
+            ("riffle.dlq.message", self.message.encode()),
+            ("riffle.dlq.stage", self.stage.encode()),
+            ("riffle.dlq.topic", self.topic.encode()),
+            ("riffle.dlq.partition", str(self.partition).encode()),
+            ("riffle.dlq.offset", str(self.offset).encode()),
+        ]
+
+    @classmethod
+    def from_headers(
+        cls, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> DeadLetter:
+        h = {k: v.decode() for k, v in headers if k.startswith("riffle.dlq.")}
+        return cls(
+            value=value,
+            key=key,
+            reason=h.get("riffle.dlq.reason", ""),
+            message=h.get("riffle.dlq.message", ""),
+            topic=h.get("riffle.dlq.topic", ""),
+            partition=int(h.get("riffle.dlq.partition", "-1")),
+            offset=int(h.get("riffle.dlq.offset", "-1")),
+            stage=h.get("riffle.dlq.stage", ""),
+        )
+
+
+@dataclass(slots=True)
+class FeatureRecord:
+    """The feature vector computed for one event, in the view's feature order."""
+
+    event_id: str
+    entity: str
+    ts: int
+    values: list[float]
+    label: int | None
+    view: str
+    version: int
+    topic: str = ""
+    partition: int = 0
+    offset: int = -1
+    reply_to: str | None = None
+    correlation_id: str | None = None
+    names: tuple[str, ...] = field(default=(), repr=False)
+    source_ts: int = 0  # Kafka timestamp of the source event (producer send time)
+
+    def to_json(self) -> bytes:
+        body: dict[str, Any] = {
+            "event_id": self.event_id,
+            "entity": self.entity,
+            "ts": self.ts,
+            "features": dict(zip(self.names, self.values, strict=True)),
+            "label": self.label,
+            "view": self.view,
+            "version": self.version,
+            "source": {
+                "topic": self.topic,
+                "partition": self.partition,
+                "offset": self.offset,
+                "timestamp": self.source_ts,
+            },
+        }
+        return orjson.dumps(body)
+
+    @classmethod
+    def from_json(cls, raw: bytes, names: tuple[str, ...]) -> FeatureRecord:
+        """Decode a features record; `names` is the consumer's view of the feature order."""
+        body = orjson.loads(raw)
+        feats = body["features"]
+        source = body.get("source") or {}
+        return cls(
+            event_id=body["event_id"],
+            entity=body["entity"],
+            ts=body["ts"],
+            values=[float(feats[n]) for n in names],
+            label=body.get("label"),
+            view=body["view"],
+            version=body["version"],
+            topic=source.get("topic", ""),
+            partition=source.get("partition", 0),
+            offset=source.get("offset", -1),
+            names=names,
+            source_ts=source.get("timestamp", 0),
+        )

@@ -1,0 +1,150 @@
+"""Decoding and validation of raw events against a stream's schema."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from featurestore.exceptions import InvalidEventError
+
+__all__ = ["Event", "EventSchema", "FieldSpec"]
+
+_TYPES = ("float", "int", "bool", "str")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field of an event: its JSON type and whether it must be present."""
+
+    type: str = "float"
+    required: bool = True
+
+    def __post_init__(self) -> None:
+        if self.type not in _TYPES:
+            raise ValueError(f"field type must be one of {_TYPES}, got {self.type!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A validated event: the id, entity, event time (epoch ms), typed fields and optional label."""
+
+    id: str
+    entity: str
+    ts: int
+    fields: dict[str, float | int | bool | str | None]
+    label: int | None = None
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """What a valid raw event of one stream looks like.
+
+    Raw events are flat JSON objects; the names of the id, entity, timestamp and label fields are
+    configurable. Timestamps are epoch numbers in `timestamp_unit` ("ms" or "s").
+
+    >>> schema = EventSchema(fields={"amount": FieldSpec("float")})
+    >>> schema.decode(b'{"id": "e1", "entity": "a", "ts": 1000, "amount": 2.5, "label": 1}')
+    Event(id='e1', entity='a', ts=1000, fields={'amount': 2.5}, label=1)
+    >>> schema.decode(b'{"id": "e2", "entity": "a", "ts": 1000, "amount": "x"}')
+    Traceback (most recent call last):
+    ...
+    featurestore.exceptions.InvalidEventError: field 'amount' must be float, got str
+    """
+
+    fields: Mapping[str, FieldSpec] = field(default_factory=dict)
+    id_field: str = "id"
+    entity_field: str = "entity"
+    timestamp_field: str = "ts"
+    label_field: str = "label"
+    timestamp_unit: str = "ms"
+    max_event_bytes: int = 65536
+
+    def __post_init__(self) -> None:
+        if self.timestamp_unit not in ("ms", "s"):
+            raise ValueError(f"timestamp_unit must be 'ms' or 's', got {self.timestamp_unit!r}")
+        if self.max_event_bytes <= 0:
+            raise ValueError("max_event_bytes must be positive")
+        reserved = {self.id_field, self.entity_field, self.timestamp_field, self.label_field}
+        clash = reserved & set(self.fields)
+        if clash:
+            raise ValueError(f"schema fields clash with reserved field names: {sorted(clash)}")
+
+    def decode(self, raw: bytes) -> Event:
+        """Parse and validate one raw record; raise `InvalidEventError` with the reason."""
+        if len(raw) > self.max_event_bytes:
+            raise InvalidEventError(
+                "oversized", f"record is {len(raw)} bytes, the limit is {self.max_event_bytes}"
+            )
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _classify_json_error(raw, exc) from None
+        if not isinstance(obj, dict):
+            raise InvalidEventError("not_an_object", "event must be a JSON object")
+        return self.validate(obj)
+
+    def validate(self, obj: Mapping[str, Any]) -> Event:
+        """Validate an already parsed event."""
+        event_id = obj.get(self.id_field)
+        if not isinstance(event_id, str | int) or isinstance(event_id, bool) or event_id == "":
+            raise InvalidEventError("missing_field", f"missing or invalid id field {self.id_field!r}")
+        entity = obj.get(self.entity_field)
+        if not isinstance(entity, str | int) or isinstance(entity, bool) or entity == "":
+            raise InvalidEventError(
+                "missing_field", f"missing or invalid entity field {self.entity_field!r}"
+            )
+        ts = obj.get(self.timestamp_field)
+        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
+            raise InvalidEventError(
+                "missing_field", f"missing or invalid timestamp field {self.timestamp_field!r}"
+            )
+        ts_ms = int(ts * 1000) if self.timestamp_unit == "s" else int(ts)
+        values: dict[str, float | int | bool | str | None] = {}
+        for name, spec in self.fields.items():
+            value = obj.get(name)
+            if value is None:
+                if spec.required:
+                    raise InvalidEventError("missing_field", f"missing required field {name!r}")
+                values[name] = None
+                continue
+            values[name] = _check_type(name, spec.type, value)
+        label = obj.get(self.label_field)
+        if label is not None:
+            if label not in (0, 1) or isinstance(label, float):
+                raise InvalidEventError(
+                    "invalid_label", f"label field {self.label_field!r} must be 0, 1, true or false"
+                )
+            label = int(label)
+        return Event(str(event_id), str(entity), ts_ms, values, label)
+
+
+def _check_type(name: str, kind: str, value: Any) -> float | int | bool | str:
+    if kind == "float":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise InvalidEventError("non_finite", f"field {name!r} is not finite")
+            return float(value)
+    elif kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind == "bool":
+        if isinstance(value, bool):
+            return value
+    elif isinstance(value, str):
+        return value
+    raise InvalidEventError("wrong_type", f"field {name!r} must be {kind}, got {type(value).__name__}")
+
+
+def _classify_json_error(raw: bytes, exc: orjson.JSONDecodeError) -> InvalidEventError:
+    # orjson refuses NaN/Infinity like the JSON spec; the stdlib accepts them, which tells a
+    # producer that wrote non-finite numbers apart from one that wrote broken JSON. Error path only.
+    try:
+        json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return InvalidEventError("malformed_json", f"not valid JSON: {exc}")
+    return InvalidEventError("non_finite", "event holds NaN or Infinity, which JSON does not allow")

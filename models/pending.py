@@ -1,0 +1,78 @@
+"""A bounded buffer of items waiting for their partner (a label for a feature vector, or the
+reverse), keyed by event id, evicted by age in event time and by size."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Generic, TypeVar
+
+__all__ = ["PendingBuffer"]
+
+T = TypeVar("T")
+
+
+class PendingBuffer(Generic[T]):
+    """FIFO map from event id to a payload, at most `max_size` items and `max_age_ms` old.
+
+    Evictions are counted, never silent: `n_evicted` says how many partners never came.
+
+    >>> buf = PendingBuffer[str](max_size=2, max_age_ms=1000)
+    >>> buf.put("a", "x", ts=0); buf.put("b", "y", ts=10); buf.put("c", "z", ts=20)
+    >>> buf.pop("a"), buf.pop("b"), buf.n_evicted
+    (None, 'y', 1)
+    >>> buf.expire(now_ts=5000), len(buf)
+    (1, 0)
+    """
+
+    def __init__(self, max_size: int = 100_000, max_age_ms: int = 3_600_000) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be >= 1")
+        if max_age_ms < 1:
+            raise ValueError("max_age_ms must be >= 1")
+        self.max_size = max_size
+        self.max_age_ms = max_age_ms
+        self._reset()
+
+    def _reset(self) -> None:
+        self._items: OrderedDict[str, tuple[int, T]] = OrderedDict()
+        self.n_evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def put(self, key: str, value: T, ts: int) -> None:
+        self._items[key] = (ts, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_size:
+            self._items.popitem(last=False)
+            self.n_evicted += 1
+
+    def pop(self, key: str) -> T | None:
+        hit = self._items.pop(key, None)
+        return None if hit is None else hit[1]
+
+    def expire(self, now_ts: int) -> int:
+        """Evict items older than `max_age_ms` before `now_ts`; return how many."""
+        cutoff = now_ts - self.max_age_ms
+        n = 0
+        while self._items:
+            key, (ts, _) = next(iter(self._items.items()))
+            if ts >= cutoff:
+                break
+            del self._items[key]
+            n += 1
+        self.n_evicted += n
+        return n
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "items": [[k, ts, v] for k, (ts, v) in self._items.items()],
+            "n_evicted": self.n_evicted,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._items = OrderedDict((k, (int(ts), v)) for k, ts, v in state["items"])
+        self.n_evicted = int(state["n_evicted"])

@@ -1,0 +1,144 @@
+"""The `riffle` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from streams.config import RiffleConfig, load_config
+from streams.exceptions import RiffleError
+from streams.workload import Workload
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = os.environ.get("RIFFLE_CONFIG", "riffle.toml")
+
+
+def _config(args: argparse.Namespace) -> RiffleConfig:
+    return load_config(args.config)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from streams.app import create_app
+    from streams.worker import STAGES
+
+    cfg = _config(args)
+    stages = args.stages.split(",") if args.stages else list(STAGES)
+    app = create_app(cfg, args.stream or None, stages)
+    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def _workload(args: argparse.Namespace) -> Workload:
+    return Workload(
+        n_events=args.events, n_entities=args.entities, seed=args.seed,
+        shift_at=args.shift_at if args.shift_at is not None else args.events // 2,
+        anomaly_rate=args.anomaly_rate, bad_rate=args.bad_rate,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import embedded_demo, kafka_demo
+
+    cfg = _config(args)
+    stream = cfg.stream(args.stream)
+    wl = _workload(args)
+    if args.embedded:
+        print(f"embedded demo: {wl.n_events:,} events through the in-process runner")
+        summary = embedded_demo(stream, wl)
+        summary["mode"] = "embedded"
+    else:
+        summary = asyncio.run(kafka_demo(cfg, args.config, stream, wl, rate=args.rate))
+    print(json.dumps(summary, indent=2))
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0 if summary["accounted"] else 1
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from streams.tail import tail
+
+    cfg = _config(args)
+    try:
+        asyncio.run(tail(cfg, cfg.stream(args.stream), args.what, args.from_beginning,
+                         args.max, args.kind, args.min_severity, args.idle_timeout))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "drivers":
+        from streams import driver_bench
+
+        rest = ["--events", str(args.events), "--runs", str(args.runs),
+                "--output", args.output or "bench/results/drivers.json"]
+        return driver_bench.main(rest)
+    raise RiffleError(f"unknown benchmark {args.what!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="riffle", description="Kafka-native streaming ML.")
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="riffle.toml path ($RIFFLE_CONFIG)")
+    p.add_argument("--loglevel", default="WARNING")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    w = sub.add_parser("worker", help="run the faust worker (feature, learner, monitor stages)")
+    w.add_argument("--stream", action="append", help="stream to run (repeatable; default: all)")
+    w.add_argument("--stages", help="comma-separated subset of features,learner,monitor")
+    w.set_defaults(func=cmd_worker)
+
+    d = sub.add_parser("demo", help="replay a seeded workload with a live view and a summary")
+    d.add_argument("--embedded", action="store_true", help="in-process, no broker")
+    d.add_argument("--stream", default=None)
+    d.add_argument("--events", type=int, default=40_000)
+    d.add_argument("--entities", type=int, default=2_000)
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--shift-at", type=int, default=None, help="default: half way")
+    d.add_argument("--anomaly-rate", type=float, default=0.002)
+    d.add_argument("--bad-rate", type=float, default=0.002)
+    d.add_argument("--rate", type=float, default=None, help="events/s (default: as fast as it goes)")
+    d.add_argument("--output", help="write the summary as JSON here")
+    d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("tail", help="print predictions, alerts or dead letters")
+    t.add_argument("what", choices=["predictions", "alerts", "dlq"])
+    t.add_argument("--stream", default=None)
+    t.add_argument("--from-beginning", action="store_true")
+    t.add_argument("--max", type=int, default=None)
+    t.add_argument("--kind", choices=["drift", "anomaly", "performance", "system"])
+    t.add_argument("--min-severity", choices=["info", "warning", "critical"], default="info")
+    t.add_argument("--idle-timeout", type=float, default=None, help="stop after N idle seconds")
+    t.set_defaults(func=cmd_tail)
+
+    b = sub.add_parser("bench", help="benchmarks (results in bench/results/)")
+    b.add_argument("what", choices=["drivers"])
+    b.add_argument("--events", type=int, default=100_000)
+    b.add_argument("--runs", type=int, default=3)
+    b.add_argument("--output", default=None)
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.loglevel.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except RiffleError as exc:
+        print(f"riffle: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Typed, validated, frozen configuration from `riffle.toml`, overridden by the environment.
+
+The environment is read here and nowhere else: ``RIFFLE_KAFKA_BOOTSTRAP``, ``RIFFLE_REDIS_URL``,
+``RIFFLE_KAFKA_SASL_PASSWORD``, ``RIFFLE_CHECKPOINT_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from featurestore import EventSchema, FeatureView, FieldSpec
+from streams.exceptions import ConfigError
+
+__all__ = [
+    "KafkaConfig",
+    "ModelConfig",
+    "MonitorConfig",
+    "RiffleConfig",
+    "RuntimeConfig",
+    "Secret",
+    "StreamConfig",
+    "Topics",
+    "load_config",
+    "parse_config",
+]
+
+ALERTS_TOPIC = "riffle.alerts"
+
+
+class Secret:
+    """A string that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    ssl_cafile: str | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments shared by every aiokafka client."""
+        opts: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            opts["sasl_mechanism"] = self.sasl_mechanism
+            opts["sasl_plain_username"] = self.sasl_username
+            opts["sasl_plain_password"] = self.sasl_password.get() if self.sasl_password else None
+        if self.ssl_cafile:
+            from aiokafka.helpers import create_ssl_context
+
+            opts["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
+        return opts
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: str
+    features: str
+    predictions: str
+    labels: str
+    dlq: str
+    alerts: str = ALERTS_TOPIC
+
+    @classmethod
+    def for_stream(cls, name: str) -> Topics:
+        return cls(f"{name}.events", f"{name}.features", f"{name}.predictions",
+                   f"{name}.labels", f"{name}.dlq")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    type: str = "logistic_regression"
+    name: str = "model"
+    lr: float = 0.05
+    l2: float = 0.0
+    scale: bool = True
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    drift_detector: str = "ddm"
+    drift_params: Mapping[str, float] = field(default_factory=dict)
+    drift_cooldown: int = 2000
+    anomaly_threshold: float = 8.0
+    anomaly_alpha: float = 0.01
+    anomaly_warm_up: int = 200
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    name: str
+    topics: Topics
+    partitions: int
+    schema: EventSchema
+    view: FeatureView
+    model: ModelConfig
+    monitor: MonitorConfig
+    max_pending_labels: int = 100_000
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    batch_size: int = 1000
+    batch_timeout_ms: int = 50
+    checkpoint_interval_s: float = 5.0
+    web_port: int = 6066
+    data_dir: str = "riffle-data"
+
+
+@dataclass(frozen=True)
+class RiffleConfig:
+    kafka: KafkaConfig
+    redis_url: Secret
+    streams: Mapping[str, StreamConfig]
+    runtime: RuntimeConfig
+
+    def stream(self, name: str | None = None) -> StreamConfig:
+        if name is None:
+            if len(self.streams) != 1:
+                raise ConfigError("streams", f"name one stream of {sorted(self.streams)}")
+            return next(iter(self.streams.values()))
+        try:
+            return self.streams[name]
+        except KeyError:
+            raise ConfigError("streams", f"unknown stream {name!r}; have {sorted(self.streams)}")
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> RiffleConfig:
+    """Read a TOML file and apply environment overrides."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError("config", f"file not found: {p}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"{p} is not valid TOML: {exc}") from None
+    return parse_config(raw, os.environ if env is None else env)
+
+
+def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> RiffleConfig:
+    env = env or {}
+    _only(raw, "", {"kafka", "redis", "runtime", "streams"})
+    kafka_raw = dict(_table(raw, "kafka"))
+    _only(kafka_raw, "kafka", {f for f in KafkaConfig.__dataclass_fields__})
+    if "RIFFLE_KAFKA_BOOTSTRAP" in env:
+        kafka_raw["bootstrap_servers"] = env["RIFFLE_KAFKA_BOOTSTRAP"]
+    if "RIFFLE_KAFKA_SASL_PASSWORD" in env:
+        kafka_raw["sasl_password"] = env["RIFFLE_KAFKA_SASL_PASSWORD"]
+    if "sasl_password" in kafka_raw:
+        kafka_raw["sasl_password"] = Secret(str(kafka_raw["sasl_password"]))
+    kafka = KafkaConfig(**kafka_raw)
+    if kafka.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ConfigError("kafka.security_protocol", f"unknown protocol {kafka.security_protocol!r}")
+    if not kafka.bootstrap_servers:
+        raise ConfigError("kafka.bootstrap_servers", "must not be empty")
+    redis_raw = _table(raw, "redis")
+    _only(redis_raw, "redis", {"url"})
+    redis_url = env.get("RIFFLE_REDIS_URL", str(redis_raw.get("url", "redis://127.0.0.1:6379/0")))
+    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("redis.url", "must start with redis://, rediss:// or unix://")
+    runtime_raw = _table(raw, "runtime")
+    _only(runtime_raw, "runtime", set(RuntimeConfig.__dataclass_fields__))
+    runtime = RuntimeConfig(**runtime_raw)
+    _positive("runtime.batch_size", runtime.batch_size)
+    _positive("runtime.batch_timeout_ms", runtime.batch_timeout_ms)
+    _positive("runtime.checkpoint_interval_s", runtime.checkpoint_interval_s)
+    streams_raw = _table(raw, "streams")
+    if not streams_raw:
+        raise ConfigError("streams", "declare at least one stream, e.g. [streams.payments]")
+    streams = {n: _stream(n, _table(streams_raw, n, f"streams.{n}")) for n in streams_raw}
+    return RiffleConfig(kafka, Secret(redis_url), streams, runtime)
+
+
+def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
+    key = f"streams.{name}"
+    _only(raw, key, {"topics", "partitions", "event", "schema", "features", "model", "monitor",
+                     "max_pending_labels"})
+    topics = Topics.for_stream(name)
+    t_raw = _table(raw, "topics", f"{key}.topics")
+    _only(t_raw, f"{key}.topics", set(Topics.__dataclass_fields__))
+    topics = Topics(**{**topics.__dict__, **t_raw})
+    event = _table(raw, "event", f"{key}.event")
+    _only(event, f"{key}.event", {"id_field", "entity_field", "timestamp_field", "label_field",
+                                  "timestamp_unit", "max_event_bytes"})
+    fields: dict[str, FieldSpec] = {}
+    for fname, spec in _table(raw, "schema", f"{key}.schema").items():
+        fkey = f"{key}.schema.{fname}"
+        spec = {"type": spec} if isinstance(spec, str) else spec
+        if not isinstance(spec, Mapping):
+            raise ConfigError(fkey, 'use a type name or a table like {type = "float"}')
+        _only(spec, fkey, {"type", "required"})
+        fields[fname] = _build(fkey, FieldSpec, spec)
+    if not fields:
+        raise ConfigError(f"{key}.schema", "declare the event's fields")
+    schema = _build(f"{key}.event", EventSchema, {**event, "fields": fields})
+    f_raw = dict(_table(raw, "features", f"{key}.features"))
+    _only(f_raw, f"{key}.features", {"name", "window", "fields", "aggregations", "passthrough",
+                                     "version", "ttl"})
+    f_raw.setdefault("name", name)
+    f_raw.setdefault("fields", [f for f, s in fields.items() if s.type in ("float", "int")])
+    for tup in ("fields", "aggregations", "passthrough"):
+        if tup in f_raw:
+            f_raw[tup] = tuple(f_raw[tup])
+    view = _build(f"{key}.features", FeatureView, f_raw)
+    for f in (*view.fields, *view.raw_fields):
+        if f not in fields:
+            raise ConfigError(f"{key}.features.fields", f"{f!r} is not in {key}.schema")
+    m_raw = _table(raw, "model", f"{key}.model")
+    _only(m_raw, f"{key}.model", set(ModelConfig.__dataclass_fields__))
+    model = ModelConfig(**m_raw)
+    if model.type != "logistic_regression":
+        raise ConfigError(f"{key}.model.type", f"unknown model {model.type!r}")
+    _positive(f"{key}.model.lr", model.lr)
+    if model.l2 < 0:
+        raise ConfigError(f"{key}.model.l2", "must be >= 0")
+    mon_raw = _table(raw, "monitor", f"{key}.monitor")
+    _only(mon_raw, f"{key}.monitor", set(MonitorConfig.__dataclass_fields__))
+    monitor = MonitorConfig(**mon_raw)
+    if monitor.drift_detector not in ("ddm", "page_hinkley"):
+        raise ConfigError(f"{key}.monitor.drift_detector", "must be 'ddm' or 'page_hinkley'")
+    _positive(f"{key}.monitor.anomaly_threshold", monitor.anomaly_threshold)
+    partitions = raw.get("partitions", 1)
+    if not isinstance(partitions, int) or partitions < 1:
+        raise ConfigError(f"{key}.partitions", "must be a positive integer")
+    max_pending = raw.get("max_pending_labels", 100_000)
+    _positive(f"{key}.max_pending_labels", max_pending)
+    return StreamConfig(name, topics, partitions, schema, view, model, monitor, max_pending)
+
+
+def _table(raw: Mapping[str, Any], name: str, key: str | None = None) -> Mapping[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(key or name, "must be a table")
+    return value
+
+
+def _only(raw: Mapping[str, Any], key: str, allowed: set[str]) -> None:
+    for k in raw:
+        if k not in allowed:
+            where = f"{key}.{k}" if key else k
+            raise ConfigError(where, f"unknown key; expected one of {sorted(allowed)}")
+
+
+def _build(key: str, cls: Any, kwargs: Mapping[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(key, str(exc)) from None
+
+
+def _positive(key: str, value: Any) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(key, f"must be a positive number, got {value!r}")

@@ -1,0 +1,88 @@
+"""Kafka binding of the feature processor: `<s>.events` → `<s>.features`, Redis, `<s>.dlq`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+from featurestore import FeatureProcessor, FeatureRecord, OnlineStore, SourceRecord
+from streams.config import StreamConfig
+from streams.metrics import METRICS
+from streams.stage_loop import Batch, StageLoop
+
+__all__ = ["FeatureLoop"]
+
+
+class FeatureLoop(StageLoop):
+    stage = "features"
+    per_partition = True
+
+    def __init__(self, cfg: StreamConfig, store: OnlineStore, **kwargs: Any) -> None:
+        super().__init__(cfg.name, [cfg.topics.events], dlq_topic=cfg.topics.dlq, **kwargs)
+        self.cfg = cfg
+        self.store = store
+        self._procs: dict[int, FeatureProcessor] = {}
+
+    def _proc(self, partition: int) -> FeatureProcessor:
+        proc = self._procs.get(partition)
+        if proc is None:
+            proc = self._procs[partition] = FeatureProcessor(self.cfg.schema, self.cfg.view)
+        return proc
+
+    async def handle(self, batch: Batch) -> list[Awaitable[Any]]:
+        futs: list[Awaitable[Any]] = []
+        latest: dict[str, FeatureRecord] = {}
+        send = self.producer.send
+        out_topic = self.cfg.topics.features
+        max_ts = 0
+        for tp, msgs in batch.items():
+            recs = [
+                SourceRecord(m.value or b"", m.key, tp.topic, tp.partition, m.offset, m.timestamp,
+                             tuple(m.headers))
+                for m in msgs
+            ]
+            out = self._proc(tp.partition).process(recs)
+            for r in out.features:
+                headers = _reply_headers(r)
+                futs.append(await send(out_topic, r.to_json(), key=r.entity.encode(),
+                                       headers=headers))
+            futs.extend(await self.send_dead(out.dead))
+            latest.update(out.latest)
+            max_ts = max(max_ts, out.max_ts)
+        if latest:
+            await self.store.write_many(self.cfg.view, latest.values())
+            # freshness: event time of the newest event → its vector written to the store
+            METRICS.set("riffle_feature_freshness_ms", time.time() * 1000 - max_ts,
+                        stream=self.stream)
+            METRICS.inc("riffle_feature_writes_total", len(latest), stream=self.stream)
+        return futs
+
+    def state_dict(self, partition: int | None) -> dict[str, Any]:
+        assert partition is not None
+        return self._proc(partition).state_dict()
+
+    def load_state_dict(self, partition: int | None, state: dict[str, Any] | None) -> None:
+        assert partition is not None
+        self._procs.pop(partition, None)
+        if state is not None:
+            self._proc(partition).load_state_dict(state)
+
+    def drop_partition(self, partition: int) -> None:
+        self._procs.pop(partition, None)
+
+    def aggregates(self, entity: str) -> list[float] | None:
+        for proc in self._procs.values():
+            agg = proc.aggregates(entity)
+            if agg is not None:
+                return agg
+        return None
+
+
+def _reply_headers(r: FeatureRecord) -> list[tuple[str, bytes]] | None:
+    if r.reply_to is None:
+        return None
+    headers = [("reply-to", r.reply_to.encode())]
+    if r.correlation_id is not None:
+        headers.append(("correlation-id", r.correlation_id.encode()))
+    return headers

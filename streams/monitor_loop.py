@@ -1,0 +1,73 @@
+"""Kafka binding of the monitor: features, predictions and labels in, `riffle.alerts` out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import orjson
+
+from featurestore import FeatureRecord, InvalidEventError
+from monitor.alert import Alert
+from streams.config import StreamConfig
+from streams.metrics import METRICS
+from streams.monitor_stage import MonitorStage
+from streams.records import Prediction, decode_label
+from streams.stage_loop import Batch, StageLoop
+
+__all__ = ["MonitorLoop"]
+
+log = logging.getLogger("riffle.monitor")
+
+
+class MonitorLoop(StageLoop):
+    stage = "monitor"
+
+    def __init__(self, cfg: StreamConfig, **kwargs: Any) -> None:
+        t = cfg.topics
+        super().__init__(cfg.name, [t.features, t.predictions, t.labels], dlq_topic=t.dlq,
+                         **kwargs)
+        self.cfg = cfg
+        self.stage_obj = MonitorStage(cfg)
+
+    async def handle(self, batch: Batch) -> list[Awaitable[Any]]:
+        t = self.cfg.topics
+        names = self.cfg.view.feature_names
+        alerts: list[Alert] = []
+        # Bad records on these topics are dead-lettered by the learner, which reads the same
+        # features and labels; here they are counted and logged.
+        for tp, msgs in batch.items():
+            try:
+                if tp.topic == t.features:
+                    recs = [FeatureRecord.from_json(m.value or b"", names) for m in msgs]
+                    alerts.extend(self.stage_obj.on_features(recs))
+                elif tp.topic == t.predictions:
+                    preds = [Prediction.from_json(m.value or b"") for m in msgs]
+                    srcs = [(tp.topic, tp.partition, m.offset) for m in msgs]
+                    alerts.extend(self.stage_obj.on_predictions(preds, srcs))
+                else:
+                    labels = []
+                    for m in msgs:
+                        try:
+                            labels.append(decode_label(m.value or b""))
+                        except InvalidEventError:
+                            METRICS.inc("riffle_monitor_skipped_total", 1, stream=self.stream)
+                    alerts.extend(self.stage_obj.on_labels(labels))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                METRICS.inc("riffle_monitor_skipped_total", len(msgs), stream=self.stream)
+                log.error("monitor skipped %d records of %s:%d from offset %d: %s", len(msgs),
+                          tp.topic, tp.partition, msgs[0].offset, exc)
+        futs = []
+        for a in alerts:
+            futs.append(await self.producer.send(t.alerts, a.to_json(), key=a.stream.encode()))
+            METRICS.inc("riffle_alerts_total", 1, stream=self.stream, kind=a.kind)
+        return futs
+
+    def state_dict(self, partition: int | None) -> dict[str, Any]:
+        return self.stage_obj.state_dict()
+
+    def load_state_dict(self, partition: int | None, state: dict[str, Any] | None) -> None:
+        self.stage_obj = MonitorStage(self.cfg)
+        if state is not None:
+            self.stage_obj.load_state_dict(state)
