@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -71,6 +72,7 @@ class StreamMonitor:
         self.anomaly_name = anomaly_name
         self.view_version = view_version
         self._since_drift = drift_cooldown
+        self._recent: deque[float] = deque(maxlen=200)  # the error rate quoted in drift alerts
         self.n_outcomes = 0
         self.n_vectors = 0
         self.n_drifts = 0
@@ -113,29 +115,34 @@ class StreamMonitor:
         n = len(errors)
         if n == 0:
             return []
-        hits = self.drift.update_many(np.asarray(errors, dtype=float))
+        errors = np.asarray(errors, dtype=float)
+        hits = self.drift.update_many(errors)
         alerts = []
         last = 0
+        consumed = 0
+        recent = self._recent
         for i in hits:
             i = int(i)
+            recent.extend(errors[consumed : i + 1].tolist())
+            consumed = i + 1
             self._since_drift += i - last
             last = i
             if self._since_drift < self.drift_cooldown:
                 continue
             self._since_drift = 0
-            recent = errors[max(0, i - 199) : i + 1]
             alerts.append(
                 Alert.create(
                     self.stream, "drift", self.drift_name, "error_rate",
-                    float(np.mean(recent)), 0.0, "critical", int(ts[i]), sources[i],
+                    sum(recent) / len(recent), 0.0, "critical", int(ts[i]), sources[i],
                     model_version=model_version, view_version=self.view_version,
                     details={
                         "outcomes_seen": self.n_outcomes + i + 1,
                         "event_id": event_ids[i] if event_ids is not None else None,
-                        "recent_error_rate_window": len(recent),
+                        "error_rate_window": len(recent),
                     },
                 )
             )
+        recent.extend(errors[consumed:].tolist())
         self._since_drift += n - last
         self.n_outcomes += n
         self.n_drifts += len(alerts)

@@ -131,6 +131,7 @@ class StreamConfig:
 class RuntimeConfig:
     batch_size: int = 1000
     batch_timeout_ms: int = 50
+    max_idle_ms: int = 200
     checkpoint_interval_s: float = 5.0
     web_port: int = 6066
     data_dir: str = "riffle-data"
@@ -192,6 +193,7 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     runtime = RuntimeConfig(**runtime_raw)
     _positive("runtime.batch_size", runtime.batch_size)
     _positive("runtime.batch_timeout_ms", runtime.batch_timeout_ms)
+    _positive("runtime.max_idle_ms", runtime.max_idle_ms)
     _positive("runtime.checkpoint_interval_s", runtime.checkpoint_interval_s)
     streams_raw = _table(raw, "streams")
     if not streams_raw:

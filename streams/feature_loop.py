@@ -6,6 +6,8 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from aiokafka import TopicPartition
+
 from featurestore import FeatureProcessor, FeatureRecord, OnlineStore, SourceRecord
 from streams.config import StreamConfig
 from streams.metrics import METRICS
@@ -36,17 +38,19 @@ class FeatureLoop(StageLoop):
         send = self.producer.send
         out_topic = self.cfg.topics.features
         max_ts = 0
-        for tp, msgs in batch.items():
-            recs = [
+        by_partition: dict[TopicPartition, list[SourceRecord]] = {}
+        for tp, m in batch:
+            by_partition.setdefault(tp, []).append(
                 SourceRecord(m.value or b"", m.key, tp.topic, tp.partition, m.offset, m.timestamp,
                              tuple(m.headers))
-                for m in msgs
-            ]
+            )
+        for tp, recs in by_partition.items():
             out = self._proc(tp.partition).process(recs)
             for r in out.features:
-                headers = _reply_headers(r)
+                # the source's timestamp travels on, so downstream stages can merge partitions
+                # in the order the events were produced
                 futs.append(await send(out_topic, r.to_json(), key=r.entity.encode(),
-                                       headers=headers))
+                                       headers=_reply_headers(r), timestamp_ms=r.source_ts))
             futs.extend(await self.send_dead(out.dead))
             latest.update(out.latest)
             max_ts = max(max_ts, out.max_ts)

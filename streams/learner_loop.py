@@ -20,6 +20,7 @@ __all__ = ["LearnerLoop"]
 
 class LearnerLoop(StageLoop):
     stage = "learner"
+    align = True
 
     def __init__(self, cfg: StreamConfig, **kwargs: Any) -> None:
         super().__init__(cfg.name, [cfg.topics.features, cfg.topics.labels],
@@ -34,41 +35,41 @@ class LearnerLoop(StageLoop):
     async def handle(self, batch: Batch) -> list[Awaitable[Any]]:
         names = self.cfg.view.feature_names
         features: list[FeatureRecord] = []
-        labels: list[tuple[str, int]] = []
         dead: list[DeadLetter] = []
-        for tp, msgs in batch.items():
-            is_labels = tp.topic == self.cfg.topics.labels
-            for m in msgs:
-                value = m.value or b""
-                try:
-                    if is_labels:
-                        labels.append(decode_label(value))
-                        continue
-                    rec = FeatureRecord.from_json(value, names)
-                except (InvalidEventError, orjson.JSONDecodeError, KeyError, TypeError,
-                        ValueError) as exc:
-                    reason = exc.reason if isinstance(exc, InvalidEventError) else "bad_features"
-                    dead.append(DeadLetter(value, m.key, reason, str(exc), tp.topic,
-                                           tp.partition, m.offset, stage=self.stage))
+        items: list[FeatureRecord | Label] = []
+        labels_topic = self.cfg.topics.labels
+        for tp, m in batch:
+            value = m.value or b""
+            try:
+                if tp.topic == labels_topic:
+                    items.append(decode_label(value))
                     continue
-                for k, v in m.headers:
-                    if k == "reply-to":
-                        rec.reply_to = v.decode()
-                    elif k == "correlation-id":
-                        rec.correlation_id = v.decode()
-                features.append(rec)
+                rec = FeatureRecord.from_json(value, names)
+            except (InvalidEventError, orjson.JSONDecodeError, KeyError, TypeError,
+                    ValueError) as exc:
+                reason = exc.reason if isinstance(exc, InvalidEventError) else "bad_features"
+                dead.append(DeadLetter(value, m.key, reason, str(exc), tp.topic,
+                                       tp.partition, m.offset, stage=self.stage))
+                continue
+            for k, v in m.headers:
+                if k == "reply-to":
+                    rec.reply_to = v.decode()
+                elif k == "correlation-id":
+                    rec.correlation_id = v.decode()
+            features.append(rec)
+            items.append(rec)
         futs = await self.send_dead(dead)
         send = self.producer.send
         out = self.cfg.topics.predictions
-        # features first, then labels: a label in the same batch as its event still joins
-        items: list[FeatureRecord | Label] = [*features, *labels]
         for rec, pred in zip(features, self.learner.process_mixed(items), strict=True):
             value = pred.to_json()
             key = rec.entity.encode()
-            futs.append(await send(out, value, key=key))
+            ts = rec.source_ts or None
+            futs.append(await send(out, value, key=key, timestamp_ms=ts))
             if rec.reply_to:
                 headers = [("correlation-id", (rec.correlation_id or "").encode())]
-                futs.append(await send(rec.reply_to, value, key=key, headers=headers))
+                futs.append(await send(rec.reply_to, value, key=key, headers=headers,
+                                       timestamp_ms=ts))
         lr = self.learner
         METRICS.set("riffle_prequential_accuracy", lr.accuracy, stream=self.stream,
                     model=lr.model_id)

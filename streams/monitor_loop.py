@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import orjson
+from aiokafka import TopicPartition
 
 from featurestore import FeatureRecord, InvalidEventError
 from monitor.alert import Alert
@@ -14,7 +15,7 @@ from streams.config import StreamConfig
 from streams.metrics import METRICS
 from streams.monitor_stage import MonitorStage
 from streams.records import Prediction, decode_label
-from streams.stage_loop import Batch, StageLoop
+from streams.stage_loop import Batch, Record, StageLoop
 
 __all__ = ["MonitorLoop"]
 
@@ -23,6 +24,7 @@ log = logging.getLogger("riffle.monitor")
 
 class MonitorLoop(StageLoop):
     stage = "monitor"
+    align = True
 
     def __init__(self, cfg: StreamConfig, **kwargs: Any) -> None:
         t = cfg.topics
@@ -37,14 +39,16 @@ class MonitorLoop(StageLoop):
         alerts: list[Alert] = []
         # Bad records on these topics are dead-lettered by the learner, which reads the same
         # features and labels; here they are counted and logged.
-        for tp, msgs in batch.items():
+        # Consecutive runs of one topic go to the stage together, keeping the merged order.
+        for tp, msgs in _runs(batch):
             try:
                 if tp.topic == t.features:
                     recs = [FeatureRecord.from_json(m.value or b"", names) for m in msgs]
                     alerts.extend(self.stage_obj.on_features(recs))
                 elif tp.topic == t.predictions:
                     preds = [Prediction.from_json(m.value or b"") for m in msgs]
-                    srcs = [(tp.topic, tp.partition, m.offset) for m in msgs]
+                    srcs = [(tp.topic, p, m.offset) for p, m in zip(_parts(msgs), msgs,
+                                                                     strict=True)]
                     alerts.extend(self.stage_obj.on_predictions(preds, srcs))
                 else:
                     labels = []
@@ -56,8 +60,8 @@ class MonitorLoop(StageLoop):
                     alerts.extend(self.stage_obj.on_labels(labels))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 METRICS.inc("riffle_monitor_skipped_total", len(msgs), stream=self.stream)
-                log.error("monitor skipped %d records of %s:%d from offset %d: %s", len(msgs),
-                          tp.topic, tp.partition, msgs[0].offset, exc)
+                log.error("monitor skipped %d records of %s from offset %d: %s", len(msgs),
+                          tp.topic, msgs[0].offset, exc)
         futs = []
         for a in alerts:
             futs.append(await self.producer.send(t.alerts, a.to_json(), key=a.stream.encode()))
@@ -71,3 +75,18 @@ class MonitorLoop(StageLoop):
         self.stage_obj = MonitorStage(self.cfg)
         if state is not None:
             self.stage_obj.load_state_dict(state)
+
+
+def _runs(batch: Batch) -> list[tuple[TopicPartition, list[Record]]]:
+    """Split an ordered batch into runs of records of the same topic."""
+    runs: list[tuple[TopicPartition, list[Record]]] = []
+    for tp, m in batch:
+        if runs and runs[-1][0].topic == tp.topic:
+            runs[-1][1].append(m)
+        else:
+            runs.append((tp, [m]))
+    return runs
+
+
+def _parts(msgs: list[Record]) -> list[int]:
+    return [m.partition for m in msgs]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
@@ -25,7 +26,8 @@ __all__ = ["StageLoop"]
 
 log = logging.getLogger("riffle.stage")
 
-Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+Record = ConsumerRecord[bytes, bytes]
+Batch = list[tuple[TopicPartition, Record]]
 
 
 def tp_key(tp: TopicPartition) -> str:
@@ -39,10 +41,17 @@ class StageLoop:
     With `per_partition`, each input partition has its own state and checkpoint (the feature
     processor: entities are partitioned by key, so state moves with its partition on a
     rebalance); otherwise one state covers every assigned partition.
+
+    With `align`, records of all input partitions are merged in timestamp order (the producer's
+    send time, which every stage passes on as the Kafka timestamp of its outputs), waiting up to
+    `runtime.max_idle_ms` for a partition that is behind, as Kafka Streams does. A stage whose
+    state mixes partitions (the learner, the monitor) then sees the events in the order they
+    were produced, not in whatever order the fetcher happened to drain the partitions.
     """
 
     stage = "stage"
     per_partition = False
+    align = False
 
     def __init__(
         self,
@@ -69,6 +78,9 @@ class StageLoop:
         self._stopping = asyncio.Event()
         self._last_ckpt = time.monotonic()
         self._dirty = False
+        self._buffers: dict[TopicPartition, deque[Record]] = {}
+        self._fetched: dict[TopicPartition, int] = {}
+        self._blocked_since: float | None = None
         self.n_in = 0
         self.ready = asyncio.Event()
 
@@ -106,7 +118,12 @@ class StageLoop:
         consumer = self._require()
         timeout = self.runtime.batch_timeout_ms
         while not self._stopping.is_set():
-            batch = await consumer.getmany(timeout_ms=timeout, max_records=self.runtime.batch_size)
+            fetched = await consumer.getmany(timeout_ms=timeout,
+                                             max_records=self.runtime.batch_size)
+            if self.align:
+                batch = self._merge(fetched)
+            else:
+                batch = [(tp, m) for tp, msgs in fetched.items() for m in msgs]
             if batch:
                 async with self._lock:
                     await self._process(batch)
@@ -137,10 +154,9 @@ class StageLoop:
         if futures:
             # every output acknowledged before the offsets that produced it can be checkpointed
             await asyncio.gather(*futures)
-        n = 0
-        for tp, msgs in batch.items():
-            self._next[tp] = msgs[-1].offset + 1
-            n += len(msgs)
+        for tp, m in batch:
+            self._next[tp] = m.offset + 1
+        n = len(batch)
         self.n_in += n
         self._dirty = True
         METRICS.inc("riffle_records_in_total", n, stream=self.stream, stage=self.stage)
@@ -180,21 +196,71 @@ class StageLoop:
             for tp in assigned:
                 ck = await self.checkpoints.load(self._ckpt_name(tp.partition))
                 self.load_state_dict(tp.partition, ck.state if ck else None)
-                self._seek(consumer, tp, ck.offsets.get(tp_key(tp)) if ck else None)
+                await self._seek(consumer, tp, ck.offsets.get(tp_key(tp)) if ck else None)
         else:
             ck = await self.checkpoints.load(self._ckpt_name(None))
             self.load_state_dict(None, ck.state if ck else None)
             self._next = {}
             for tp in assigned:
-                self._seek(consumer, tp, ck.offsets.get(tp_key(tp)) if ck else None)
+                await self._seek(consumer, tp, ck.offsets.get(tp_key(tp)) if ck else None)
         log.info("%s/%s assigned %s", self.stream, self.stage, sorted(map(tp_key, assigned)))
         self.ready.set()
 
-    def _seek(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int | None) -> None:
+    def _merge(self, fetched: dict[TopicPartition, list[Record]]) -> Batch:
+        """Buffer what was fetched; release records in timestamp order across partitions."""
+        consumer = self._require()
+        for tp, msgs in fetched.items():
+            self._buffers.setdefault(tp, deque()).extend(msgs)
+            self._fetched[tp] = msgs[-1].offset + 1
+        assigned = consumer.assignment()
+        out: Batch = []
+        limit = self.runtime.batch_size
+        while len(out) < limit:
+            best: tuple[int, int, TopicPartition] | None = None
+            blocked = False
+            for tp in assigned:
+                buf = self._buffers.get(tp)
+                if buf:
+                    key = (buf[0].timestamp, buf[0].offset, tp)
+                    if best is None or key[:2] < best[:2]:
+                        best = key
+                elif self._may_have_more(consumer, tp):
+                    blocked = True
+            if best is None:
+                break
+            if blocked:
+                now = time.monotonic()
+                if self._blocked_since is None:
+                    self._blocked_since = now
+                if (now - self._blocked_since) * 1000 < self.runtime.max_idle_ms:
+                    break
+            else:
+                self._blocked_since = None
+            tp = best[2]
+            out.append((tp, self._buffers[tp].popleft()))
+        # bound memory: stop fetching partitions that are far ahead of the others
+        for tp, buf in self._buffers.items():
+            if len(buf) > 4 * limit and tp not in consumer.paused():
+                consumer.pause(tp)
+            elif len(buf) <= limit and tp in consumer.paused():
+                consumer.resume(tp)
+        return out
+
+    def _may_have_more(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+        high = consumer.highwater(tp)
+        return high is None or self._fetched.get(tp, 0) < high
+
+    async def _seek(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int | None
+    ) -> None:
+        self._buffers.pop(tp, None)
+        self._fetched[tp] = offset or 0
+        if tp in consumer.paused():
+            consumer.resume(tp)
         # Without a checkpoint the state is fresh, so the input must be read from its start
         # for state and position to agree.
         if offset is None:
-            consumer.seek_to_beginning(tp)
+            await consumer.seek_to_beginning(tp)
             self._next.pop(tp, None)
         else:
             consumer.seek(tp, offset)
@@ -206,6 +272,7 @@ class StageLoop:
                 await self.checkpoint(revoked if self.per_partition else list(self._next))
             for tp in revoked:
                 self._next.pop(tp, None)
+                self._buffers.pop(tp, None)
                 if self.per_partition:
                     self.drop_partition(tp.partition)
 

@@ -167,7 +167,7 @@ class AnomalyDetector(abc.ABC):
 
     def _check_dict(self, x: Mapping[str, float]) -> FloatArray:
         """Return the values of ``x`` in feature order as a float64 vector, or raise."""
-        if not isinstance(x, Mapping) or not x:
+        if not (type(x) is dict or isinstance(x, Mapping)) or not x:
             raise InvalidInputError(f"expected a non-empty dict of features, got {x!r}")
         names = self._feature_names
         if names is None:
@@ -177,9 +177,12 @@ class AnomalyDetector(abc.ABC):
                 raise InvalidInputError("feature names must be str")
             values = list(x.values())
         else:
-            if len(x) != len(names) or not all(k in x for k in names):
+            try:
+                values = [x[k] for k in names]
+            except KeyError:
+                values = []
+            if len(values) != len(x):  # a missing name, or an extra one
                 raise InvalidInputError(f"expected features {list(names)}, got {list(x)}")
-            values = [x[k] for k in names]
         try:
             arr = np.asarray(values)
         except (TypeError, ValueError) as exc:

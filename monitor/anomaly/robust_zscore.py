@@ -36,8 +36,13 @@ class RobustZScore(AnomalyDetector):
     after that the statistics forget at rate ``alpha`` (a memory of about ``1 / alpha``
     vectors). A feature that has been constant scores ``|x_j - m_j| / sqrt(eps)``.
 
-    The batch paths run the two linear recurrences as a prefix scan over blocks of rows,
-    centred on the current mean; they agree with the one-by-one path to rounding (1e-12).
+    Every learned value moves the statistics, outliers included: a 10-sigma value adds about
+    ``100 * alpha`` variances to its feature, so an outlier learned shortly before another
+    lowers the second one's score for the next ~``1 / alpha`` vectors.
+
+    The batch paths solve the two linear recurrences in blocks of rows, centred on the
+    current mean: a product with a fixed decay matrix once ``a = alpha``, a prefix scan
+    before. They agree with the one-by-one path to rounding (1e-12 on well-scaled data).
 
     Parameters
     ----------

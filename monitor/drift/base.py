@@ -127,13 +127,17 @@ class DriftDetector(abc.ABC):
     @classmethod
     def _check_value(cls, value: float) -> float:
         """Return ``value`` as a float, or raise ``InvalidInputError`` if it is not acceptable."""
-        if isinstance(value, str | bytes):
+        kind = type(value)
+        if kind is float:
+            x = value
+        elif kind is not int and kind is not bool and isinstance(value, str | bytes):
             raise InvalidInputError(f"expected a number, got {value!r}")
-        try:
-            x = float(value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"expected a number, got {value!r}") from exc
-        if not math.isfinite(x):
+        else:
+            try:
+                x = float(value)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise InvalidInputError(f"expected a number, got {value!r}") from exc
+        if x - x != 0.0:  # NaN or infinity
             raise InvalidInputError(f"expected a finite number, got {value!r}")
         if cls.binary_input and not 0.0 <= x <= 1.0:
             raise InvalidInputError(f"expected an error indicator in [0, 1], got {value!r}")

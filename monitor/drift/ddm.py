@@ -127,11 +127,12 @@ class DDM(DriftDetector):
         if self._drift_detected:
             self._reset()
         n = self._n + 1.0
+        p = self._p
+        p += (1.0 / n) * (x - p)
         self._n = n
-        p = self._p + (1.0 / n) * (x - self._p)
         self._p = p
         if n > self.warm_start:
-            s = math.sqrt(p * (1 - p) / n)
+            s = math.sqrt(p * (1.0 - p) / n)
             ps = p + s
             if ps <= self._ps_min:
                 self._set_minimum(p, s)
@@ -144,13 +145,16 @@ class DDM(DriftDetector):
     def update_many(self, values: npt.ArrayLike) -> npt.NDArray[np.intp]:
         """Update with each value in order; return the positions where a drift was signalled."""
         xs = self._check_values(values).tolist()
+        if not xs:
+            return np.zeros(0, dtype=np.intp)
+        # The loop below is ``update`` with everything in local variables; the warning flag is
+        # worked out once at the end, from the last update that could set it.
         hits: list[int] = []
         sqrt = math.sqrt
-        warm_start = self.warm_start
+        warm_start = float(self.warm_start)
         warning_threshold = self.warning_threshold
         drift_threshold = self.drift_threshold
-        drift = self._drift_detected
-        warning = self._warning_detected
+        started_with_drift = drift = self._drift_detected
         n = self._n
         p = self._p
         p_min = self._p_min
@@ -158,31 +162,34 @@ class DDM(DriftDetector):
         ps_min = self._ps_min
         warning_level = self._warning_level
         drift_level = self._drift_level
+        ps = 0.0
         for i, x in enumerate(xs):
             if drift:
-                drift = warning = False
+                drift = False
                 n = p = 0.0
                 p_min = s_min = None
                 ps_min = warning_level = drift_level = _INF
             n += 1.0
             p += (1.0 / n) * (x - p)
             if n > warm_start:
-                s = sqrt(p * (1 - p) / n)
+                s = sqrt(p * (1.0 - p) / n)
                 ps = p + s
                 if ps <= ps_min:
                     p_min = p
                     s_min = s
-                    ps_min = p + s
+                    ps_min = ps
                     warning_level = p + warning_threshold * s
                     drift_level = p + drift_threshold * s
                 if ps > drift_level:
                     drift = True
-                    warning = False
                     hits.append(i)
-                else:
-                    warning = ps > warning_level
+        if drift:
+            self._warning_detected = False
+        elif n > warm_start:
+            self._warning_detected = ps > warning_level
+        elif started_with_drift or hits:
+            self._warning_detected = False  # reset during the batch, warm start not yet over
         self._drift_detected = drift
-        self._warning_detected = warning
         self._n = n
         self._p = p
         self._set_minimum(p_min, s_min)

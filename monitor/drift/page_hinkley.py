@@ -107,18 +107,22 @@ class PageHinkley(DriftDetector):
         if self._drift_detected:
             self._reset()
         n = self._n + 1.0
+        mean = self._mean
+        mean += (1.0 / n) * (x - mean)
         self._n = n
-        self._mean += (1.0 / n) * (x - self._mean)
-        dev = x - self._mean
-        self._sum_increase = self.alpha * self._sum_increase + dev - self.delta
-        self._sum_decrease = self.alpha * self._sum_decrease + dev + self.delta
-        if self._sum_increase < self._min_increase:
-            self._min_increase = self._sum_increase
-        if self._sum_decrease > self._max_decrease:
-            self._max_decrease = self._sum_decrease
+        self._mean = mean
+        dev = x - mean
+        s_inc = self.alpha * self._sum_increase + dev - self.delta
+        s_dec = self.alpha * self._sum_decrease + dev + self.delta
+        self._sum_increase = s_inc
+        self._sum_decrease = s_dec
+        if s_inc < self._min_increase:
+            self._min_increase = s_inc
+        if s_dec > self._max_decrease:
+            self._max_decrease = s_dec
         if n >= self.min_instances:
-            up = self._sum_increase - self._min_increase > self.threshold
-            down = self._max_decrease - self._sum_decrease > self.threshold
+            up = s_inc - self._min_increase > self.threshold
+            down = self._max_decrease - s_dec > self.threshold
             if self.mode == "up":
                 self._drift_detected = up
             elif self.mode == "down":
@@ -130,12 +134,12 @@ class PageHinkley(DriftDetector):
         """Update with each value in order; return the positions where a drift was signalled."""
         xs = self._check_values(values).tolist()
         hits: list[int] = []
-        min_instances = self.min_instances
+        min_instances = float(self.min_instances)
         delta = self.delta
-        threshold = self.threshold
         alpha = self.alpha
-        watch_up = self.mode != "down"
-        watch_down = self.mode != "up"
+        # A direction that is not watched gets an infinite threshold: its test is never true.
+        up_threshold = self.threshold if self.mode != "down" else math.inf
+        down_threshold = self.threshold if self.mode != "up" else math.inf
         drift = self._drift_detected
         n = self._n
         mean = self._mean
@@ -159,8 +163,7 @@ class PageHinkley(DriftDetector):
             if s_dec > max_dec:
                 max_dec = s_dec
             if n >= min_instances and (
-                (watch_up and s_inc - min_inc > threshold)
-                or (watch_down and max_dec - s_dec > threshold)
+                s_inc - min_inc > up_threshold or max_dec - s_dec > down_threshold
             ):
                 drift = True
                 hits.append(i)
