@@ -44,7 +44,7 @@ class StreamMonitor:
     >>> mon = StreamMonitor("s", DDM(), RobustZScore(), drift_cooldown=500)
     >>> errors = np.r_[np.zeros(1000), np.ones(200)]
     >>> alerts = mon.observe_outcomes(errors, list(range(1200)), [("t", 0, i) for i in range(1200)])
-    >>> [(a.kind, a.offsets["offset"] > 1000) for a in alerts]
+    >>> [(a.kind, a.offsets["offset"] >= 1000) for a in alerts]
     [('drift', True)]
     """
 

@@ -66,6 +66,12 @@ def demo_config() -> RiffleConfig:
 
 def fresh_config(services: tuple[str, str], **overrides: Any) -> RiffleConfig:
     """The demo stream under a unique name, so tests never share topics or checkpoints."""
+    kafka, redis = services
+    return parse_config(fresh_raw(**overrides),
+                        {"RIFFLE_KAFKA_BOOTSTRAP": kafka, "RIFFLE_REDIS_URL": redis})
+
+
+def fresh_raw(**overrides: Any) -> dict[str, Any]:
     import tomllib
 
     raw = tomllib.loads((ROOT / "riffle.toml").read_text())
@@ -77,8 +83,7 @@ def fresh_config(services: tuple[str, str], **overrides: Any) -> RiffleConfig:
     raw["streams"] = {name: stream}
     raw["runtime"]["checkpoint_interval_s"] = 0.5
     raw["runtime"]["web_port"] = 0
-    kafka, redis = services
-    return parse_config(raw, {"RIFFLE_KAFKA_BOOTSTRAP": kafka, "RIFFLE_REDIS_URL": redis})
+    return raw
 
 
 @pytest.fixture

@@ -1,0 +1,287 @@
+"""FeatureProcessor: dead letters with their source position, ordering, batching, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from featurestore import (
+    DeadLetter,
+    EventSchema,
+    FeatureProcessor,
+    FeatureRecord,
+    FeatureView,
+    FieldSpec,
+    SourceRecord,
+)
+
+SCHEMA = EventSchema(
+    fields={
+        "x": FieldSpec("float"),
+        "n": FieldSpec("int"),
+        "flag": FieldSpec("bool"),
+        "note": FieldSpec("str", required=False),
+        "opt": FieldSpec("float", required=False),
+    }
+)
+VIEW = FeatureView(
+    "txn",
+    window="1s",
+    fields=("x", "n"),
+    aggregations=("count", "sum", "max"),
+    passthrough=("flag",),
+)
+TOPIC, PARTITION = "events", 3
+
+
+def ev(i: str, entity: str, ts: int, x: float = 1.0, n: int = 1, **extra: Any) -> bytes:
+    return orjson.dumps(
+        {"id": i, "entity": entity, "ts": ts, "x": x, "n": n, "flag": True, **extra}
+    )
+
+
+def source(values: list[bytes], start: int = 100, **kw: Any) -> list[SourceRecord]:
+    return [
+        SourceRecord(v, f"k{i}".encode(), TOPIC, PARTITION, start + i, 7000 + i, **kw)
+        for i, v in enumerate(values)
+    ]
+
+
+NO_N = orjson.dumps({"id": "6", "entity": "b", "ts": 1600, "x": 1.0, "flag": True})
+# (raw, dead reason or None, fragment of the dead letter's message)
+MIXED: list[tuple[bytes, str | None, str]] = [
+    (ev("1", "a", 1000, x=2.0, n=3), None, ""),
+    (b"{not json", "malformed_json", "not valid JSON"),
+    (ev("2", "b", 1500, x=5.0), None, ""),
+    (ev("3", "a", 1200, x="big"), "wrong_type", "'x'"),
+    (ev("4", "a", 1999, x=4.0, n=1, label=1), None, ""),
+    (b"[1, 2]", "not_an_object", "JSON object"),
+    (ev("5", "a", 999), "late_event", "'a'"),  # before a's window [1000, 2000)
+    (NO_N, "missing_field", "'n'"),
+    (ev("7", "b", 2100, x=-1.0, n=2), None, ""),
+    (ev("8", "c", 1, label=7), "invalid_label", "'label'"),
+    (b'{"id":"9","entity":"a","ts":1,"x":NaN,"n":1,"flag":true}', "non_finite", "NaN"),
+    (ev("10", "a", 1999, x=1.0, n=5, note="ok"), None, ""),
+]
+
+
+def test_mixed_batch_routes_each_record():
+    proc = FeatureProcessor(SCHEMA, VIEW)
+    records = source([raw for raw, _, _ in MIXED])
+    out = proc.process(records)
+
+    assert len(out.features) + len(out.dead) == len(records)
+    assert proc.n_processed == len(out.features) and proc.n_dead == len(out.dead)
+    expected_dead = [(rec, r, m) for rec, (_, r, m) in zip(records, MIXED, strict=True) if r]
+    assert [(d.reason, d.topic, d.partition, d.offset, d.value, d.key) for d in out.dead] == [
+        (r, TOPIC, PARTITION, rec.offset, rec.value, rec.key) for rec, r, _ in expected_dead
+    ]
+    for dead, (_, _, fragment) in zip(out.dead, expected_dead, strict=True):
+        assert fragment in dead.message and dead.stage == "features"
+
+    valid = [rec for rec, (_, r, _) in zip(records, MIXED, strict=True) if r is None]
+    assert [f.offset for f in out.features] == [rec.offset for rec in valid]
+    assert [f.event_id for f in out.features] == ["1", "2", "4", "7", "10"]
+    assert [f.source_ts for f in out.features] == [rec.timestamp for rec in valid]
+    assert all(
+        (f.topic, f.partition, f.view, f.version, f.names)
+        == (TOPIC, PARTITION, "txn", 1, VIEW.feature_names)
+        for f in out.features
+    )
+    # flag, count, x_sum, x_max, n_sum, n_max
+    assert [f.values for f in out.features] == [
+        [1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
+        [1.0, 1.0, 5.0, 5.0, 1.0, 1.0],
+        [1.0, 2.0, 6.0, 4.0, 4.0, 3.0],
+        [1.0, 1.0, -1.0, -1.0, 2.0, 2.0],
+        [1.0, 3.0, 7.0, 4.0, 9.0, 5.0],
+    ]
+    assert [f.label for f in out.features] == [None, None, 1, None, None]
+    assert out.max_ts == 2100
+    assert {e: f.event_id for e, f in out.latest.items()} == {"a": "10", "b": "7"}
+    assert out.latest["a"].values == out.features[-1].values
+    assert proc.aggregates("a") == [3.0, 7.0, 4.0, 9.0, 5.0]
+
+
+HEADERS = [
+    ((("reply-to", b"replies.c1"), ("correlation-id", b"req-42")), "replies.c1", "req-42"),
+    ((("reply-to", b"r"),), "r", None),
+    ((("correlation-id", b"c"), ("other", b"\xff")), None, "c"),
+    ((), None, None),
+]
+
+
+@pytest.mark.parametrize(("headers", "reply_to", "correlation_id"), HEADERS)
+def test_reply_headers_are_carried_onto_the_record(
+    headers: tuple[tuple[str, bytes], ...], reply_to: str | None, correlation_id: str | None
+):
+    proc = FeatureProcessor(SCHEMA, VIEW)
+    (rec,) = proc.process(source([ev("1", "a", 0)], headers=headers)).features
+    assert (rec.reply_to, rec.correlation_id) == (reply_to, correlation_id)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="process() decodes reply-to/correlation-id with v.decode() outside the try block: a "
+    "header that is not UTF-8 raises UnicodeDecodeError out of the whole batch after the "
+    "aggregator was already updated, instead of dead-lettering the record",
+)
+def test_undecodable_reply_header_does_not_crash_the_batch():
+    proc = FeatureProcessor(SCHEMA, VIEW)
+    records = [
+        *source([ev("1", "a", 0)]),
+        *source([ev("2", "a", 1)], start=200, headers=(("reply-to", b"\xff\xfe"),)),
+        *source([ev("3", "a", 2)], start=300),
+    ]
+    out = proc.process(records)
+    assert len(out.features) + len(out.dead) == 3
+    assert proc.aggregates("a") is not None
+    assert proc.aggregates("a")[0] == len(out.features)
+
+
+def random_stream(seed: int, n: int = 300) -> list[bytes]:
+    """Valid events with per-entity drifting clocks plus some late and broken records."""
+    rng = random.Random(seed)
+    clock = dict.fromkeys("abcd", 0)
+    out: list[bytes] = []
+    for i in range(n):
+        e = rng.choice("abcd")
+        kind = rng.random()
+        if kind < 0.1:
+            out.append(rng.choice([b"{", b"[]", ev(str(i), e, clock[e], x="s")]))
+        elif kind < 0.2:
+            out.append(ev(str(i), e, clock[e] - rng.randint(1000, 5000)))  # late (or not)
+        else:
+            clock[e] += rng.choice([0, 1, 250, 999, 1000, 3500])
+            out.append(ev(str(i), e, clock[e], x=rng.uniform(-50, 50), n=rng.randint(-9, 9)))
+    return out
+
+
+def chunks(items: list[SourceRecord], sizes: list[int]) -> list[list[SourceRecord]]:
+    out, i = [], 0
+    for size in sizes:
+        out.append(items[i : i + size])
+        i += size
+    return [*out, items[i:]]
+
+
+@given(seed=st.integers(0, 2**16), sizes=st.lists(st.integers(1, 40), max_size=10))
+def test_batching_does_not_change_the_output(seed: int, sizes: list[int]):
+    records = source(random_stream(seed, 120))
+    whole = FeatureProcessor(SCHEMA, VIEW)
+    one = whole.process(records)
+    for batches in ([[r] for r in records], chunks(records, sizes)):
+        proc = FeatureProcessor(SCHEMA, VIEW)
+        outs = [proc.process(b) for b in batches]
+        assert [f for o in outs for f in o.features] == one.features
+        assert [d for o in outs for d in o.dead] == one.dead
+        latest: dict[str, FeatureRecord] = {}
+        for o in outs:
+            latest.update(o.latest)
+        assert latest == one.latest
+        assert (proc.n_processed, proc.n_dead) == (whole.n_processed, whole.n_dead)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("cut", [0, 1, 150, 299, 300])
+def test_checkpoint_round_trip_resumes_identically(seed: int, cut: int):
+    records = source(random_stream(seed))
+    straight = FeatureProcessor(SCHEMA, VIEW)
+    expected = straight.process(records)
+
+    first = FeatureProcessor(SCHEMA, VIEW)
+    head = first.process(records[:cut])
+    state = json.loads(json.dumps(first.state_dict()))
+    resumed = FeatureProcessor(SCHEMA, VIEW)
+    resumed.load_state_dict(state)
+    tail = resumed.process(records[cut:])
+    assert head.features + tail.features == expected.features
+    assert head.dead + tail.dead == expected.dead
+    assert (resumed.n_processed, resumed.n_dead) == (straight.n_processed, straight.n_dead)
+    assert all(resumed.aggregates(e) == straight.aggregates(e) for e in "abcd")
+
+
+def test_feature_record_json_round_trip():
+    proc = FeatureProcessor(SCHEMA, VIEW)
+    out = proc.process(source([ev("1", "a", 5, x=0.1, n=-3, label=1), ev("2", "a", 6, x=1 / 3)]))
+    for rec in out.features:
+        assert FeatureRecord.from_json(rec.to_json(), VIEW.feature_names) == rec
+    rec = out.features[1]
+    reordered = tuple(reversed(VIEW.feature_names))
+    back = FeatureRecord.from_json(rec.to_json(), reordered)
+    assert back.values == list(reversed(rec.values)) and back.names == reordered
+    body = orjson.loads(rec.to_json())
+    assert body["source"] == {
+        "topic": TOPIC,
+        "partition": PARTITION,
+        "offset": 101,
+        "timestamp": 7001,
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sum/mean of valid finite inputs can overflow to inf; to_json writes inf as null "
+    "and from_json then fails with TypeError (float(None)), so a valid event's features "
+    "record cannot be read back",
+)
+def test_feature_record_round_trip_after_float_overflow():
+    proc = FeatureProcessor(SCHEMA, VIEW)
+    out = proc.process(source([ev("1", "a", 0, x=1e308), ev("2", "a", 1, x=1e308)]))
+    rec = out.features[1]
+    assert FeatureRecord.from_json(rec.to_json(), VIEW.feature_names).values == rec.values
+
+
+text = st.text(max_size=30)
+
+
+@settings(max_examples=50)
+@given(
+    value=st.binary(max_size=50),
+    key=st.none() | st.binary(max_size=10),
+    strings=st.tuples(text, text, text, text),
+    partition=st.integers(0, 2**31 - 1),
+    offset=st.integers(-1, 2**62),
+)
+def test_dead_letter_headers_round_trip(
+    value: bytes,
+    key: bytes | None,
+    strings: tuple[str, str, str, str],
+    partition: int,
+    offset: int,
+):
+    reason, message, topic, stage = strings
+    d = DeadLetter(value, key, reason, message, topic, partition, offset, stage)
+    headers = [("reply-to", b"x"), *d.headers()]  # unrelated headers are ignored
+    assert DeadLetter.from_headers(d.value, d.key, headers) == d
+
+
+BAD_VIEWS = [
+    ("unknown_field", FeatureView("v", fields=("missing",)), "not in the schema"),
+    ("unknown_pass", FeatureView("v", fields=("x",), passthrough=("zz",)), "not in the schema"),
+    ("string_field", FeatureView("v", fields=("note",)), "numeric"),
+    ("string_pass", FeatureView("v", fields=("x",), passthrough=("note",)), "numeric"),
+    ("optional_field", FeatureView("v", fields=("opt",)), "numeric"),
+    ("optional_pass", FeatureView("v", passthrough=("x", "opt")), "numeric"),
+]
+
+
+@pytest.mark.parametrize(
+    ("view", "match"), [c[1:] for c in BAD_VIEWS], ids=[c[0] for c in BAD_VIEWS]
+)
+def test_constructor_rejects_views_the_schema_cannot_feed(view: FeatureView, match: str):
+    with pytest.raises(ValueError, match=match):
+        FeatureProcessor(SCHEMA, view)
+
+
+def test_constructor_accepts_int_and_bool_fields():
+    view = FeatureView("v", fields=("n", "flag"), aggregations=("sum",), passthrough=())
+    proc = FeatureProcessor(SCHEMA, view)
+    (rec,) = proc.process(source([ev("1", "a", 0, n=4)])).features
+    assert rec.values == [4.0, 1.0]
