@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from typing import Any
@@ -21,29 +22,17 @@ from featurestore import (
     SourceRecord,
 )
 
-SCHEMA = EventSchema(
-    fields={
-        "x": FieldSpec("float"),
-        "n": FieldSpec("int"),
-        "flag": FieldSpec("bool"),
-        "note": FieldSpec("str", required=False),
-        "opt": FieldSpec("float", required=False),
-    }
-)
-VIEW = FeatureView(
-    "txn",
-    window="1s",
-    fields=("x", "n"),
-    aggregations=("count", "sum", "max"),
-    passthrough=("flag",),
-)
+OPTIONAL = FieldSpec("float", required=False)
+FIELDS = {"x": FieldSpec(), "n": FieldSpec("int"), "flag": FieldSpec("bool"), "opt": OPTIONAL}
+SCHEMA = EventSchema(fields={**FIELDS, "note": FieldSpec("str", required=False)})
+AGGS = ("count", "sum", "max")
+VIEW = FeatureView("txn", window="1s", fields=("x", "n"), aggregations=AGGS, passthrough=("flag",))
 TOPIC, PARTITION = "events", 3
 
 
 def ev(i: str, entity: str, ts: int, x: float = 1.0, n: int = 1, **extra: Any) -> bytes:
-    return orjson.dumps(
-        {"id": i, "entity": entity, "ts": ts, "x": x, "n": n, "flag": True, **extra}
-    )
+    body = {"id": i, "entity": entity, "ts": ts, "x": x, "n": n, "flag": True}
+    return orjson.dumps({**body, **extra})
 
 
 def source(values: list[bytes], start: int = 100, **kw: Any) -> list[SourceRecord]:
@@ -164,11 +153,8 @@ def random_stream(seed: int, n: int = 300) -> list[bytes]:
 
 
 def chunks(items: list[SourceRecord], sizes: list[int]) -> list[list[SourceRecord]]:
-    out, i = [], 0
-    for size in sizes:
-        out.append(items[i : i + size])
-        i += size
-    return [*out, items[i:]]
+    cuts = [0, *itertools.accumulate(sizes), len(items)]  # may hold empty batches
+    return [items[i:j] for i, j in itertools.pairwise(cuts)]
 
 
 @given(seed=st.integers(0, 2**16), sizes=st.lists(st.integers(1, 40), max_size=10))
@@ -216,13 +202,8 @@ def test_feature_record_json_round_trip():
     reordered = tuple(reversed(VIEW.feature_names))
     back = FeatureRecord.from_json(rec.to_json(), reordered)
     assert back.values == list(reversed(rec.values)) and back.names == reordered
-    body = orjson.loads(rec.to_json())
-    assert body["source"] == {
-        "topic": TOPIC,
-        "partition": PARTITION,
-        "offset": 101,
-        "timestamp": 7001,
-    }
+    src = orjson.loads(rec.to_json())["source"]
+    assert src == {"topic": TOPIC, "partition": PARTITION, "offset": 101, "timestamp": 7001}
 
 
 @pytest.mark.xfail(
@@ -243,21 +224,19 @@ text = st.text(max_size=30)
 
 @settings(max_examples=50)
 @given(
-    value=st.binary(max_size=50),
-    key=st.none() | st.binary(max_size=10),
-    strings=st.tuples(text, text, text, text),
-    partition=st.integers(0, 2**31 - 1),
-    offset=st.integers(-1, 2**62),
+    st.builds(
+        DeadLetter,
+        st.binary(max_size=50),
+        st.none() | st.binary(max_size=10),
+        text,
+        text,
+        text,
+        st.integers(0, 2**31 - 1),
+        st.integers(-1, 2**62),
+        text,
+    )
 )
-def test_dead_letter_headers_round_trip(
-    value: bytes,
-    key: bytes | None,
-    strings: tuple[str, str, str, str],
-    partition: int,
-    offset: int,
-):
-    reason, message, topic, stage = strings
-    d = DeadLetter(value, key, reason, message, topic, partition, offset, stage)
+def test_dead_letter_headers_round_trip(d: DeadLetter):
     headers = [("reply-to", b"x"), *d.headers()]  # unrelated headers are ignored
     assert DeadLetter.from_headers(d.value, d.key, headers) == d
 

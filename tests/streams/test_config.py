@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import copy
+import tomllib
+from typing import Any
+
+import pytest
+
+from streams.config import Secret, load_config, parse_config
+from streams.exceptions import ConfigError
+from tests.conftest import ROOT
+
+BASE = tomllib.loads((ROOT / "riffle.toml").read_text())
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    node = raw
+    for p in parents:
+        node = node.setdefault(p, {})
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return raw
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key"),
+    [
+        ("typo", 1, "typo"),
+        ("kafka.bootstrap", "x", "kafka.bootstrap"),
+        ("kafka.security_protocol", "TLS", "kafka.security_protocol"),
+        ("kafka.bootstrap_servers", "", "kafka.bootstrap_servers"),
+        ("redis.url", "http://localhost", "redis.url"),
+        ("runtime.batch_size", 0, "runtime.batch_size"),
+        ("runtime.checkpoint_interval_s", -1, "runtime.checkpoint_interval_s"),
+        ("streams", {}, "streams"),
+        ("streams.payments.partitions", 0, "streams.payments.partitions"),
+        ("streams.payments.schema", {}, "streams.payments.schema"),
+        ("streams.payments.schema.amount", "complex", "streams.payments.schema.amount"),
+        ("streams.payments.schema.amount", {"type": "float", "nullable": True},
+         "streams.payments.schema.amount.nullable"),
+        ("streams.payments.event.timestamp_unit", "us", "streams.payments.event"),
+        ("streams.payments.features.window", "5 minutes", "streams.payments.features"),
+        ("streams.payments.features.aggregations", ["median"], "streams.payments.features"),
+        ("streams.payments.features.fields", ["amount", "nope"],
+         "streams.payments.features.fields"),
+        ("streams.payments.model.type", "xgboost", "streams.payments.model.type"),
+        ("streams.payments.model.learning_rate", 0.1, "streams.payments.model.learning_rate"),
+        ("streams.payments.model.lr", -0.1, "streams.payments.model.lr"),
+        ("streams.payments.monitor.drift_detector", "adwin2",
+         "streams.payments.monitor.drift_detector"),
+        ("streams.payments.monitor.anomaly_threshold", 0,
+         "streams.payments.monitor.anomaly_threshold"),
+    ],
+)
+def test_invalid_config_names_the_key(path: str, value: Any, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(_with(path, value), {})
+    assert info.value.key == key
+    assert str(info.value).startswith(key)
+
+
+def test_environment_overrides_and_secrets_stay_hidden() -> None:
+    raw = _with("kafka.sasl_password", "hunter2")
+    cfg = parse_config(raw, {"RIFFLE_KAFKA_BOOTSTRAP": "b:1", "RIFFLE_REDIS_URL": "redis://r:2/0"})
+    assert cfg.kafka.bootstrap_servers == "b:1"
+    assert cfg.redis_url.get() == "redis://r:2/0"
+    assert isinstance(cfg.kafka.sasl_password, Secret)
+    assert "hunter2" not in repr(cfg) and "hunter2" not in str(cfg.kafka)
+    assert cfg.kafka.sasl_password.get() == "hunter2"
+
+
+def test_the_shipped_config_loads_with_derived_topics() -> None:
+    cfg = load_config(ROOT / "riffle.toml", env={})
+    s = cfg.stream()
+    assert s.topics.events == "payments.events" and s.topics.dlq == "payments.dlq"
+    assert s.view.feature_names[:4] == ("amount", "duration", "items", "risk")
+    with pytest.raises(ConfigError, match="unknown stream"):
+        cfg.stream("nope")
+
+
+def test_missing_file_and_bad_toml(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[kafka\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
