@@ -54,7 +54,8 @@ class FeatureProcessor:
         bad = [
             f
             for f in (*view.fields, *view.raw_fields)
-            if schema.fields[f].type not in ("float", "int", "bool") or not schema.fields[f].required
+            if schema.fields[f].type not in ("float", "int", "bool")
+            or not schema.fields[f].required
         ]
         if bad:
             raise ValueError(f"feature view {view.name!r} needs required numeric fields: {bad}")
@@ -74,23 +75,39 @@ class FeatureProcessor:
         for rec in records:
             try:
                 event = decode(rec.value)
+                reply_to, correlation_id = _reply_headers(rec.headers)
                 fields = event.fields
                 agg_values = [float(fields[f]) for f in self._agg_fields]  # type: ignore[arg-type]
                 aggregates = update(event.entity, event.ts, agg_values)
             except InvalidEventError as exc:
                 out.dead.append(
                     DeadLetter(
-                        rec.value, rec.key, exc.reason, str(exc), rec.topic, rec.partition,
+                        rec.value,
+                        rec.key,
+                        exc.reason,
+                        str(exc),
+                        rec.topic,
+                        rec.partition,
                         rec.offset,
                     )
                 )
                 continue
             raw = [float(fields[f]) for f in self._raw_fields]  # type: ignore[arg-type]
-            reply_to, correlation_id = _reply_headers(rec.headers)
             fr = FeatureRecord(
-                event.id, event.entity, event.ts, raw + aggregates, event.label,
-                self.view.name, self.view.version, rec.topic, rec.partition, rec.offset,
-                reply_to, correlation_id, self.names, rec.timestamp,
+                event.id,
+                event.entity,
+                event.ts,
+                raw + aggregates,
+                event.label,
+                self.view.name,
+                self.view.version,
+                rec.topic,
+                rec.partition,
+                rec.offset,
+                reply_to,
+                correlation_id,
+                self.names,
+                rec.timestamp,
             )
             out.features.append(fr)
             out.latest[event.entity] = fr
@@ -118,9 +135,12 @@ class FeatureProcessor:
 
 def _reply_headers(headers: tuple[tuple[str, bytes], ...]) -> tuple[str | None, str | None]:
     reply_to = correlation_id = None
-    for k, v in headers:
-        if k == "reply-to":
-            reply_to = v.decode()
-        elif k == "correlation-id":
-            correlation_id = v.decode()
+    try:
+        for k, v in headers:
+            if k == "reply-to":
+                reply_to = v.decode()
+            elif k == "correlation-id":
+                correlation_id = v.decode()
+    except UnicodeDecodeError:
+        raise InvalidEventError("bad_header", "reply-to / correlation-id is not UTF-8") from None
     return reply_to, correlation_id

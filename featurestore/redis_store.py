@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 from collections.abc import Iterable, Sequence
 
 import redis.asyncio as aioredis
@@ -94,8 +95,9 @@ class RedisStore:
 
 
 def _safe(url: str) -> str:
-    # never print a password that is part of the URL
-    if "@" in url:
-        scheme, rest = url.split("://", 1) if "://" in url else ("", url)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+    """The URL without credentials: user info and the query string (which may carry a
+    password) are dropped."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    auth = "***@" if "@" in parts.netloc else ""
+    return f"{parts.scheme}://{auth}{host}{parts.path}"

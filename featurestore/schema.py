@@ -92,7 +92,9 @@ class EventSchema:
         """Validate an already parsed event."""
         event_id = obj.get(self.id_field)
         if not isinstance(event_id, str | int) or isinstance(event_id, bool) or event_id == "":
-            raise InvalidEventError("missing_field", f"missing or invalid id field {self.id_field!r}")
+            raise InvalidEventError(
+                "missing_field", f"missing or invalid id field {self.id_field!r}"
+            )
         entity = obj.get(self.entity_field)
         if not isinstance(entity, str | int) or isinstance(entity, bool) or entity == "":
             raise InvalidEventError(
@@ -103,7 +105,7 @@ class EventSchema:
             raise InvalidEventError(
                 "missing_field", f"missing or invalid timestamp field {self.timestamp_field!r}"
             )
-        ts_ms = int(ts * 1000) if self.timestamp_unit == "s" else int(ts)
+        ts_ms = round(ts * 1000) if self.timestamp_unit == "s" else int(ts)
         values: dict[str, float | int | bool | str | None] = {}
         for name, spec in self.fields.items():
             value = obj.get(name)
@@ -137,14 +139,25 @@ def _check_type(name: str, kind: str, value: Any) -> float | int | bool | str:
             return value
     elif isinstance(value, str):
         return value
-    raise InvalidEventError("wrong_type", f"field {name!r} must be {kind}, got {type(value).__name__}")
+    raise InvalidEventError(
+        "wrong_type", f"field {name!r} must be {kind}, got {type(value).__name__}"
+    )
 
 
 def _classify_json_error(raw: bytes, exc: orjson.JSONDecodeError) -> InvalidEventError:
     # orjson refuses NaN/Infinity like the JSON spec; the stdlib accepts them, which tells a
     # producer that wrote non-finite numbers apart from one that wrote broken JSON. Error path only.
+    non_finite = False
+
+    def flag(_: str) -> float:
+        nonlocal non_finite
+        non_finite = True
+        return math.nan
+
     try:
-        json.loads(raw)
+        json.loads(raw, parse_constant=flag)
     except (ValueError, UnicodeDecodeError):
-        return InvalidEventError("malformed_json", f"not valid JSON: {exc}")
-    return InvalidEventError("non_finite", "event holds NaN or Infinity, which JSON does not allow")
+        pass
+    if non_finite:
+        return InvalidEventError("non_finite", "event holds NaN or Infinity, which JSON forbids")
+    return InvalidEventError("malformed_json", f"not valid JSON: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,13 @@ class TumblingAggregator:
         """Fold one event into the entity's window and return the window's aggregates."""
         start = ts - ts % self._window
         st = self._state.get(entity)
+        fresh = st is None or start > st[0]
+        for i, v in enumerate(values):
+            # the only value that can overflow is a running sum; refuse before touching state
+            if not math.isfinite(v if fresh else st[2 + _PER_FIELD * i] + v):  # type: ignore[index]
+                raise InvalidEventError(
+                    "overflow", f"the running sum of field {self.view.fields[i]!r} overflows"
+                )
         if st is None or start > st[0]:
             st = [float(start), 0.0]
             for v in values:
@@ -97,12 +105,18 @@ class TumblingAggregator:
             del self._state[e]
         return len(stale)
 
+    def _spec(self) -> list[Any]:
+        v = self.view
+        return [v.qualified_name, v.window_ms, list(v.fields), list(v.aggregations)]
+
     def state_dict(self) -> dict[str, Any]:
-        return {"view": self.view.qualified_name, "entities": self._state}
+        """The live state (not a copy): encode it before processing continues."""
+        return {"view": self.view.qualified_name, "spec": self._spec(), "entities": self._state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("view") != self.view.qualified_name:
+        if state.get("view") != self.view.qualified_name or state.get("spec") != self._spec():
             raise ValueError(
-                f"checkpoint is for view {state.get('view')!r}, not {self.view.qualified_name!r}"
+                f"checkpoint is for view {state.get('view')!r} with spec {state.get('spec')}, "
+                f"not {self.view.qualified_name!r} with {self._spec()}"
             )
         self._state = {str(e): [float(v) for v in st] for e, st in state["entities"].items()}

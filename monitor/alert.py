@@ -66,19 +66,38 @@ class Alert:
             f"{stream}|{kind}|{detector}|{subject}|{topic}|{partition}|{offset}".encode()
         ).hexdigest()[:16]
         return cls(
-            digest, ts, stream, kind, detector, subject, float(score), float(threshold), severity,
-            model_version, view_version, {"topic": topic, "partition": partition, "offset": offset},
+            digest,
+            ts,
+            stream,
+            kind,
+            detector,
+            subject,
+            float(score),
+            float(threshold),
+            severity,
+            model_version,
+            view_version,
+            {"topic": topic, "partition": partition, "offset": offset},
             details or {},
         )
 
     def to_json(self) -> bytes:
         return orjson.dumps(
             {
-                "id": self.id, "ts": self.ts, "stream": self.stream, "kind": self.kind,
-                "detector": self.detector, "subject": self.subject, "score": self.score,
-                "threshold": self.threshold, "severity": self.severity,
-                "model_version": self.model_version, "view_version": self.view_version,
-                "offsets": self.offsets, "details": self.details, "status": self.status,
+                "id": self.id,
+                "ts": self.ts,
+                "stream": self.stream,
+                "kind": self.kind,
+                "detector": self.detector,
+                "subject": self.subject,
+                "score": self.score,
+                "threshold": self.threshold,
+                "severity": self.severity,
+                "model_version": self.model_version,
+                "view_version": self.view_version,
+                "offsets": self.offsets,
+                "details": self.details,
+                "status": self.status,
             }
         )
 
@@ -86,7 +105,18 @@ class Alert:
     def from_json(cls, raw: bytes) -> Alert:
         b = orjson.loads(raw)
         return cls(
-            b["id"], b["ts"], b["stream"], b["kind"], b["detector"], b["subject"], b["score"],
-            b["threshold"], b["severity"], b.get("model_version"), b.get("view_version"),
-            b.get("offsets") or {}, b.get("details") or {}, b.get("status", "firing"),
+            b["id"],
+            b["ts"],
+            b["stream"],
+            b["kind"],
+            b["detector"],
+            b["subject"],
+            b["score"],
+            b["threshold"],
+            b["severity"],
+            b.get("model_version"),
+            b.get("view_version"),
+            b.get("offsets") or {},
+            b.get("details") or {},
+            b.get("status", "firing"),
         )

@@ -92,13 +92,21 @@ class StreamMonitor:
         self.n_vectors += len(X)
         alerts = []
         thr = self.anomaly_threshold
-        for i in np.flatnonzero(scores > thr):
+        for i in np.flatnonzero(scores > thr).tolist():
             score = float(scores[i])
             alerts.append(
                 Alert.create(
-                    self.stream, "anomaly", self.anomaly_name, str(entities[i]), score, thr,
-                    "critical" if score > 2 * thr else "warning", int(ts[i]), sources[i],
-                    view_version=self.view_version, details={"event_id": event_ids[i]},
+                    self.stream,
+                    "anomaly",
+                    self.anomaly_name,
+                    str(entities[i]),
+                    score,
+                    thr,
+                    "critical" if score > 2 * thr else "warning",
+                    int(ts[i]),
+                    sources[i],
+                    view_version=self.view_version,
+                    details={"event_id": event_ids[i]},
                 )
             )
         self.n_anomalies += len(alerts)
@@ -132,9 +140,17 @@ class StreamMonitor:
             self._since_drift = 0
             alerts.append(
                 Alert.create(
-                    self.stream, "drift", self.drift_name, "error_rate",
-                    sum(recent) / len(recent), 0.0, "critical", int(ts[i]), sources[i],
-                    model_version=model_version, view_version=self.view_version,
+                    self.stream,
+                    "drift",
+                    self.drift_name,
+                    "error_rate",
+                    sum(recent) / len(recent),
+                    0.0,
+                    "critical",
+                    int(ts[i]),
+                    sources[i],
+                    model_version=model_version,
+                    view_version=self.view_version,
                     details={
                         "outcomes_seen": self.n_outcomes + i + 1,
                         "event_id": event_ids[i] if event_ids is not None else None,
@@ -152,12 +168,18 @@ class StreamMonitor:
         return {
             "drift": self.drift.state_dict(),
             "anomaly": self.anomaly.state_dict(),
-            "counters": [self._since_drift, self.n_outcomes, self.n_vectors, self.n_drifts,
-                         self.n_anomalies],
+            "counters": [
+                self._since_drift,
+                self.n_outcomes,
+                self.n_vectors,
+                self.n_drifts,
+                self.n_anomalies,
+            ],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.drift.load_state_dict(state["drift"])
         self.anomaly.load_state_dict(state["anomaly"])
-        (self._since_drift, self.n_outcomes, self.n_vectors, self.n_drifts,
-         self.n_anomalies) = (int(v) for v in state["counters"])
+        (self._since_drift, self.n_outcomes, self.n_vectors, self.n_drifts, self.n_anomalies) = (
+            int(v) for v in state["counters"]
+        )

@@ -43,7 +43,7 @@ def create_app(
     worker = Worker(cfg, names, stages)
 
     @app.service
-    class RiffleStages(Service):  # type: ignore[misc]  # mode is untyped
+    class RiffleStages(Service):
         async def on_start(self) -> None:
             await worker.start()
             self.add_future(worker.run())
@@ -62,10 +62,19 @@ def create_app(
             except orjson.JSONDecodeError:
                 continue
             if alert.get("stream") in names:
-                METRICS.inc("riffle_control_alerts_seen_total", 1, stream=alert["stream"],
-                            kind=str(alert.get("kind")))
-                log.info("alert %s %s on %s: %s", alert.get("kind"), alert.get("detector"),
-                         alert.get("stream"), alert.get("subject"))
+                METRICS.inc(
+                    "riffle_control_alerts_seen_total",
+                    1,
+                    stream=alert["stream"],
+                    kind=str(alert.get("kind")),
+                )
+                log.info(
+                    "alert %s %s on %s: %s",
+                    alert.get("kind"),
+                    alert.get("detector"),
+                    alert.get("stream"),
+                    alert.get("subject"),
+                )
 
     @app.page("/metrics")
     async def metrics(self: Any, request: Any) -> Any:

@@ -18,8 +18,14 @@ from typing import Any, Protocol
 import numpy as np
 import orjson
 
-__all__ = ["Checkpoint", "CheckpointStore", "DirectoryCheckpoints", "RedisCheckpoints", "pack",
-           "unpack"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointStore",
+    "DirectoryCheckpoints",
+    "RedisCheckpoints",
+    "pack",
+    "unpack",
+]
 
 _MAGIC = b"RFCK1"
 

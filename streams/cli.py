@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -39,9 +40,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def _workload(args: argparse.Namespace) -> Workload:
     return Workload(
-        n_events=args.events, n_entities=args.entities, seed=args.seed,
+        n_events=args.events,
+        n_entities=args.entities,
+        seed=args.seed,
         shift_at=args.shift_at if args.shift_at is not None else args.events // 2,
-        anomaly_rate=args.anomaly_rate, bad_rate=args.bad_rate,
+        anomaly_rate=args.anomaly_rate,
+        bad_rate=args.bad_rate,
     )
 
 
@@ -68,11 +72,19 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from streams.tail import tail
 
     cfg = _config(args)
-    try:
-        asyncio.run(tail(cfg, cfg.stream(args.stream), args.what, args.from_beginning,
-                         args.max, args.kind, args.min_severity, args.idle_timeout))
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            tail(
+                cfg,
+                cfg.stream(args.stream),
+                args.what,
+                args.from_beginning,
+                args.max,
+                args.kind,
+                args.min_severity,
+                args.idle_timeout,
+            )
+        )
     return 0
 
 
@@ -80,8 +92,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "drivers":
         from streams import driver_bench
 
-        rest = ["--events", str(args.events), "--runs", str(args.runs),
-                "--output", args.output or "bench/results/drivers.json"]
+        rest = [
+            "--events",
+            str(args.events),
+            "--runs",
+            str(args.runs),
+            "--output",
+            args.output or "bench/results/drivers.json",
+        ]
         return driver_bench.main(rest)
     raise RiffleError(f"unknown benchmark {args.what!r}")
 
@@ -106,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--shift-at", type=int, default=None, help="default: half way")
     d.add_argument("--anomaly-rate", type=float, default=0.002)
     d.add_argument("--bad-rate", type=float, default=0.002)
-    d.add_argument("--rate", type=float, default=None, help="events/s (default: as fast as it goes)")
+    d.add_argument(
+        "--rate", type=float, default=None, help="events/s (default: as fast as it goes)"
+    )
     d.add_argument("--output", help="write the summary as JSON here")
     d.set_defaults(func=cmd_demo)
 
@@ -131,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.loglevel.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args))
     except RiffleError as exc:

@@ -92,8 +92,13 @@ class Topics:
 
     @classmethod
     def for_stream(cls, name: str) -> Topics:
-        return cls(f"{name}.events", f"{name}.features", f"{name}.predictions",
-                   f"{name}.labels", f"{name}.dlq")
+        return cls(
+            f"{name}.events",
+            f"{name}.features",
+            f"{name}.predictions",
+            f"{name}.labels",
+            f"{name}.dlq",
+        )
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,9 @@ class RiffleConfig:
         try:
             return self.streams[name]
         except KeyError:
-            raise ConfigError("streams", f"unknown stream {name!r}; have {sorted(self.streams)}")
+            raise ConfigError(
+                "streams", f"unknown stream {name!r}; have {sorted(self.streams)}"
+            ) from None
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> RiffleConfig:
@@ -180,7 +187,9 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
         kafka_raw["sasl_password"] = Secret(str(kafka_raw["sasl_password"]))
     kafka = KafkaConfig(**kafka_raw)
     if kafka.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
-        raise ConfigError("kafka.security_protocol", f"unknown protocol {kafka.security_protocol!r}")
+        raise ConfigError(
+            "kafka.security_protocol", f"unknown protocol {kafka.security_protocol!r}"
+        )
     if not kafka.bootstrap_servers:
         raise ConfigError("kafka.bootstrap_servers", "must not be empty")
     redis_raw = _table(raw, "redis")
@@ -204,15 +213,37 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
 
 def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
     key = f"streams.{name}"
-    _only(raw, key, {"topics", "partitions", "event", "schema", "features", "model", "monitor",
-                     "max_pending_labels"})
+    _only(
+        raw,
+        key,
+        {
+            "topics",
+            "partitions",
+            "event",
+            "schema",
+            "features",
+            "model",
+            "monitor",
+            "max_pending_labels",
+        },
+    )
     topics = Topics.for_stream(name)
     t_raw = _table(raw, "topics", f"{key}.topics")
     _only(t_raw, f"{key}.topics", set(Topics.__dataclass_fields__))
     topics = Topics(**{**topics.__dict__, **t_raw})
     event = _table(raw, "event", f"{key}.event")
-    _only(event, f"{key}.event", {"id_field", "entity_field", "timestamp_field", "label_field",
-                                  "timestamp_unit", "max_event_bytes"})
+    _only(
+        event,
+        f"{key}.event",
+        {
+            "id_field",
+            "entity_field",
+            "timestamp_field",
+            "label_field",
+            "timestamp_unit",
+            "max_event_bytes",
+        },
+    )
     fields: dict[str, FieldSpec] = {}
     for fname, spec in _table(raw, "schema", f"{key}.schema").items():
         fkey = f"{key}.schema.{fname}"
@@ -225,8 +256,11 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
         raise ConfigError(f"{key}.schema", "declare the event's fields")
     schema = _build(f"{key}.event", EventSchema, {**event, "fields": fields})
     f_raw = dict(_table(raw, "features", f"{key}.features"))
-    _only(f_raw, f"{key}.features", {"name", "window", "fields", "aggregations", "passthrough",
-                                     "version", "ttl"})
+    _only(
+        f_raw,
+        f"{key}.features",
+        {"name", "window", "fields", "aggregations", "passthrough", "version", "ttl"},
+    )
     f_raw.setdefault("name", name)
     f_raw.setdefault("fields", [f for f, s in fields.items() if s.type in ("float", "int")])
     for tup in ("fields", "aggregations", "passthrough"):

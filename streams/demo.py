@@ -4,6 +4,7 @@ live console view and a final summary."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from featurestore import DeadLetter
 from monitor.alert import Alert
@@ -45,9 +47,17 @@ def embedded_demo(stream: StreamConfig, wl: Workload, out: TextIO = sys.stdout) 
         now = time.perf_counter()
         if now - last[0] >= 0.5:
             last[0] = now
-            _line(out, now - t0, res.n_events, wl.n_events, len(res.predictions),
-                  runner.learner.rolling_accuracy, len(res.dead), Counter(a.kind for a in
-                  res.alerts), res.alerts[-1] if res.alerts else None)
+            _line(
+                out,
+                now - t0,
+                res.n_events,
+                wl.n_events,
+                len(res.predictions),
+                runner.learner.rolling_accuracy,
+                len(res.dead),
+                Counter(a.kind for a in res.alerts),
+                res.alerts[-1] if res.alerts else None,
+            )
 
     runner = EmbeddedRunner(stream, on_batch=view)
     res = runner.run_sync(wl.messages())
@@ -58,13 +68,26 @@ def embedded_demo(stream: StreamConfig, wl: Workload, out: TextIO = sys.stdout) 
     return report.summary()
 
 
-def _line(out: TextIO, t: float, published: int, total: int, n_pred: int, acc: float,
-          n_dead: int, kinds: Counter[str], last: Alert | None) -> None:
+def _line(
+    out: TextIO,
+    t: float,
+    published: int,
+    total: int,
+    n_pred: int,
+    acc: float,
+    n_dead: int,
+    kinds: Counter[str],
+    last: Alert | None,
+) -> None:
     tail = f" | last alert: {_alert_line(last)}" if last else ""
-    print(f"\r{t:6.1f}s events {published:,}/{total:,} | predictions {n_pred:,} | rolling acc "
-          f"{acc:.3f} | dlq {n_dead} | alerts drift={kinds.get('drift', 0)} "
-          f"anomaly={kinds.get('anomaly', 0)}{tail}"[:220].ljust(160), end="", file=out,
-          flush=True)
+    print(
+        f"\r{t:6.1f}s events {published:,}/{total:,} | predictions {n_pred:,} | rolling acc "
+        f"{acc:.3f} | dlq {n_dead} | alerts drift={kinds.get('drift', 0)} "
+        f"anomaly={kinds.get('anomaly', 0)}{tail}"[:220].ljust(160),
+        end="",
+        file=out,
+        flush=True,
+    )
 
 
 async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
@@ -83,10 +106,8 @@ async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
                 break
             await asyncio.sleep(0.2)
         groups = [f"riffle.{stream.name}.{s}" for s in ("features", "learner", "monitor")]
-        try:
+        with contextlib.suppress(KafkaError):  # groups that never existed: nothing to delete
             await admin.delete_consumer_groups(groups)
-        except Exception:  # noqa: BLE001  # groups that never existed: nothing to delete
-            pass
     finally:
         await admin.close()
     client = aioredis.Redis.from_url(cfg.redis_url.get())
@@ -99,41 +120,66 @@ async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
 
 
 async def kafka_demo(
-    cfg: RiffleConfig, config_path: str, stream: StreamConfig, wl: Workload,
-    rate: float | None = None, out: TextIO = sys.stdout, timeout_s: float = 300.0,
+    cfg: RiffleConfig,
+    config_path: str,
+    stream: StreamConfig,
+    wl: Workload,
+    rate: float | None = None,
+    out: TextIO = sys.stdout,
+    timeout_s: float = 300.0,
 ) -> dict[str, Any]:
     ensure_services(cfg)
     await reset_stream(cfg, stream)
     t = stream.topics
-    consumer = AIOKafkaConsumer(**cfg.kafka.client_options(), group_id=None,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **cfg.kafka.client_options(), group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
-    env = dict(os.environ)
+    # the worker writes this log for as long as it runs, past this statement
+    log_file = open(_log_path(), "w")  # noqa: SIM115
     worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker", "--config", config_path, "--stream",
-         stream.name], env=env, stdout=subprocess.DEVNULL, stderr=open(_log_path(), "w"),
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "worker",
+            "--config",
+            config_path,
+            "--stream",
+            stream.name,
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=log_file,
     )
     report = DemoReport(wl)
     try:
         _wait_healthy(cfg.runtime.web_port, worker)
         # read alerts from now on (the topic is shared) and the stream's outputs from the start
-        alert_tps = [TopicPartition(t.alerts, p) for p in
-                     (consumer.partitions_for_topic(t.alerts) or {0})]
-        tps = alert_tps + [TopicPartition(t.predictions, p) for p in range(stream.partitions)] + [
-            TopicPartition(t.dlq, p) for p in range(stream.partitions)]
+        alert_tps = [
+            TopicPartition(t.alerts, p) for p in (consumer.partitions_for_topic(t.alerts) or {0})
+        ]
+        tps = (
+            alert_tps
+            + [TopicPartition(t.predictions, p) for p in range(stream.partitions)]
+            + [TopicPartition(t.dlq, p) for p in range(stream.partitions)]
+        )
         consumer.assign(tps)
         await consumer.seek_to_end(*alert_tps)
         for tp in alert_tps:
             await consumer.position(tp)
-        print(f"worker up (pid {worker.pid}); publishing {wl.n_events:,} events to {t.events}",
-              file=out)
+        print(
+            f"worker up (pid {worker.pid}); publishing {wl.n_events:,} events to {t.events}",
+            file=out,
+        )
         published = [0]
         t0 = time.perf_counter()
 
         async def publish() -> None:
             async with EventProducer(cfg.kafka, stream) as producer:
-                await producer.replay(wl.messages(), rate=rate,
-                                      on_progress=lambda n: published.__setitem__(0, n))
+                await producer.replay(
+                    wl.messages(), rate=rate, on_progress=lambda n: published.__setitem__(0, n)
+                )
 
         pub = asyncio.create_task(publish())
         last_view = 0.0
@@ -151,24 +197,39 @@ async def kafka_demo(
                 if tp.topic == t.predictions:
                     preds = [Prediction.from_json(m.value or b"") for m in msgs]
                     report.add_predictions(preds)
-                    report.latencies_ms.extend(now_ms - p.source.get("sent_ms", now_ms)
-                                               for p in preds)
-                    recent.extend(int(p.prediction == p.label) for p in preds
-                                  if p.label is not None)
+                    report.latencies_ms.extend(
+                        now_ms - p.source.get("sent_ms", now_ms) for p in preds
+                    )
+                    recent.extend(
+                        int(p.prediction == p.label) for p in preds if p.label is not None
+                    )
                     del recent[:-1000]
                 elif tp.topic == t.dlq:
-                    report.dead.extend(DeadLetter.from_headers(m.value or b"", m.key,
-                                                               list(m.headers)) for m in msgs)
+                    report.dead.extend(
+                        DeadLetter.from_headers(m.value or b"", m.key, list(m.headers))
+                        for m in msgs
+                    )
                 else:
-                    report.alerts.extend(a for a in (Alert.from_json(m.value or b"")
-                                                     for m in msgs) if a.stream == stream.name)
+                    report.alerts.extend(
+                        a
+                        for a in (Alert.from_json(m.value or b"") for m in msgs)
+                        if a.stream == stream.name
+                    )
             now = time.perf_counter()
             if now - last_view >= 0.5:
                 last_view = now
                 acc = sum(recent) / len(recent) if recent else 0.0
-                _line(out, now - t0, published[0], wl.n_events, len(report.predictions), acc,
-                      len(report.dead), Counter(a.kind for a in report.alerts),
-                      report.alerts[-1] if report.alerts else None)
+                _line(
+                    out,
+                    now - t0,
+                    published[0],
+                    wl.n_events,
+                    len(report.predictions),
+                    acc,
+                    len(report.dead),
+                    Counter(a.kind for a in report.alerts),
+                    report.alerts[-1] if report.alerts else None,
+                )
         report.seconds = time.perf_counter() - t0
         await pub
         # alerts may trail the last prediction by a batch
@@ -176,8 +237,11 @@ async def kafka_demo(
         while time.monotonic() < end:
             batch = await consumer.getmany(*alert_tps, timeout_ms=300)
             for msgs in batch.values():
-                report.alerts.extend(a for a in (Alert.from_json(m.value or b"") for m in msgs)
-                                     if a.stream == stream.name)
+                report.alerts.extend(
+                    a
+                    for a in (Alert.from_json(m.value or b"") for m in msgs)
+                    if a.stream == stream.name
+                )
         print(file=out)
     finally:
         await consumer.stop()
@@ -187,6 +251,7 @@ async def kafka_demo(
                 worker.wait(30)
             except subprocess.TimeoutExpired:
                 worker.kill()
+        log_file.close()
     summary = report.summary()
     summary["mode"] = "kafka"
     return summary

@@ -54,7 +54,8 @@ class DemoReport:
         injected = {m.index for m in wl.messages() if m.kind == "event" and m.anomaly}
         flagged = {event_index(a.details["event_id"]) for a in anomalies}
         after_shift = sorted(
-            event_index(a.details["event_id"]) for a in drift
+            event_index(a.details["event_id"])
+            for a in drift
             if a.details.get("event_id") and event_index(a.details["event_id"]) >= shift
         )
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else None

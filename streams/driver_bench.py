@@ -46,8 +46,9 @@ async def _fill(bootstrap: str, topic: str, n: int) -> None:
     try:
         futs = [
             await prod.send(topic, m.value, key=m.key)
-            for m in Workload(n_events=n, seed=7, inline_label_rate=1.0, delayed_label_rate=0.0)
-            .messages()
+            for m in Workload(
+                n_events=n, seed=7, inline_label_rate=1.0, delayed_label_rate=0.0
+            ).messages()
         ]
         await asyncio.gather(*futs)
     finally:
@@ -59,8 +60,12 @@ async def _run_getmany(bootstrap: str, topic: str, n: int, batch: int) -> dict[s
 
     proc = _processor()
     cons = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest", enable_auto_commit=False, max_partition_fetch_bytes=4 << 20,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"g-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 << 20,
     )
     prod = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024)
     await cons.start()
@@ -96,9 +101,14 @@ def _run_faust(bootstrap: str, topic: str, n: int, batch: int, result_path: str)
     import faust
 
     app = faust.App(
-        f"bench-{uuid.uuid4().hex[:6]}", broker=f"kafka://{bootstrap}", store="memory://",
-        value_serializer="raw", key_serializer="raw", web_enabled=False,
-        topic_allow_declare=False, consumer_auto_offset_reset="earliest",
+        f"bench-{uuid.uuid4().hex[:6]}",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
     )
     source = app.topic(topic, value_serializer="raw", key_serializer="raw")
     sink = app.topic(topic + ".out", value_serializer="raw", key_serializer="raw")
@@ -111,8 +121,14 @@ def _run_faust(bootstrap: str, topic: str, n: int, batch: int, result_path: str)
             if not state["t0"]:
                 state["t0"] = time.perf_counter()
             recs = [
-                SourceRecord(e.message.value, e.message.key, e.message.topic,
-                             e.message.partition, e.message.offset, 0)
+                SourceRecord(
+                    e.message.value,
+                    e.message.key,
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    0,
+                )
                 for e in events
             ]
             out = proc.process(recs)
@@ -122,8 +138,14 @@ def _run_faust(bootstrap: str, topic: str, n: int, batch: int, result_path: str)
             if state["seen"] >= n:
                 elapsed = time.perf_counter() - state["t0"]
                 with open(result_path, "w") as fh:
-                    json.dump({"driver": "faust.take_events", "events": state["seen"],
-                               "seconds": elapsed}, fh)
+                    json.dump(
+                        {
+                            "driver": "faust.take_events",
+                            "events": state["seen"],
+                            "seconds": elapsed,
+                        },
+                        fh,
+                    )
                 os.kill(os.getpid(), signal.SIGTERM)
 
     worker = faust.Worker(app, loglevel="ERROR", quiet=True)
@@ -141,7 +163,9 @@ def _child(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="riffle bench drivers")
-    p.add_argument("--bootstrap", default=os.environ.get("RIFFLE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    p.add_argument(
+        "--bootstrap", default=os.environ.get("RIFFLE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--runs", type=int, default=3)
@@ -159,18 +183,37 @@ def main(argv: list[str] | None = None) -> int:
             topic = f"bench.drivers.{uuid.uuid4().hex[:8]}"
             asyncio.run(_fill(args.bootstrap, topic, args.events))
             result = f"/tmp/{topic}.json"
-            cmd = [sys.executable, "-m", "streams.driver_bench", "--driver", driver, "--topic",
-                   topic, "--events", str(args.events), "--batch", str(args.batch),
-                   "--bootstrap", args.bootstrap, "--result", result]
+            cmd = [
+                sys.executable,
+                "-m",
+                "streams.driver_bench",
+                "--driver",
+                driver,
+                "--topic",
+                topic,
+                "--events",
+                str(args.events),
+                "--batch",
+                str(args.batch),
+                "--bootstrap",
+                args.bootstrap,
+                "--result",
+                result,
+            ]
             subprocess.run(cmd, check=False, timeout=600)
             with open(result) as fh:
                 res = json.load(fh)
             rate = res["events"] / res["seconds"]
             rates[driver].append(rate)
-            print(f"{driver:8s} {res['events']} events in {res['seconds']:.2f}s = {rate:,.0f}/s",
-                  flush=True)
+            print(
+                f"{driver:8s} {res['events']} events in {res['seconds']:.2f}s = {rate:,.0f}/s",
+                flush=True,
+            )
     summary = {
-        "benchmark": "drivers", "events": args.events, "batch": args.batch, "runs": args.runs,
+        "benchmark": "drivers",
+        "events": args.events,
+        "batch": args.batch,
+        "runs": args.runs,
         "cores": os.cpu_count(),
         "median_events_per_s": {k: statistics.median(v) for k, v in rates.items()},
         "all_events_per_s": rates,

@@ -41,24 +41,39 @@ class FeatureLoop(StageLoop):
         by_partition: dict[TopicPartition, list[SourceRecord]] = {}
         for tp, m in batch:
             by_partition.setdefault(tp, []).append(
-                SourceRecord(m.value or b"", m.key, tp.topic, tp.partition, m.offset, m.timestamp,
-                             tuple(m.headers))
+                SourceRecord(
+                    m.value or b"",
+                    m.key,
+                    tp.topic,
+                    tp.partition,
+                    m.offset,
+                    m.timestamp,
+                    tuple(m.headers),
+                )
             )
         for tp, recs in by_partition.items():
             out = self._proc(tp.partition).process(recs)
             for r in out.features:
                 # the source's timestamp travels on, so downstream stages can merge partitions
                 # in the order the events were produced
-                futs.append(await send(out_topic, r.to_json(), key=r.entity.encode(),
-                                       headers=_reply_headers(r), timestamp_ms=r.source_ts))
+                futs.append(
+                    await send(
+                        out_topic,
+                        r.to_json(),
+                        key=r.entity.encode(),
+                        headers=_reply_headers(r),
+                        timestamp_ms=r.source_ts,
+                    )
+                )
             futs.extend(await self.send_dead(out.dead))
             latest.update(out.latest)
             max_ts = max(max_ts, out.max_ts)
         if latest:
             await self.store.write_many(self.cfg.view, latest.values())
             # freshness: event time of the newest event → its vector written to the store
-            METRICS.set("riffle_feature_freshness_ms", time.time() * 1000 - max_ts,
-                        stream=self.stream)
+            METRICS.set(
+                "riffle_feature_freshness_ms", time.time() * 1000 - max_ts, stream=self.stream
+            )
             METRICS.inc("riffle_feature_writes_total", len(latest), stream=self.stream)
         return futs
 

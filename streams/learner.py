@@ -164,10 +164,19 @@ class Learner:
         model_id = self.model_id
         return [
             Prediction(
-                r.event_id, r.entity, r.ts, model_id, int(pred[j]), float(proba[j]),
+                r.event_id,
+                r.entity,
+                r.ts,
+                model_id,
+                int(pred[j]),
+                float(proba[j]),
                 int(y_arr[j]) if m_arr[j] else None,
-                {"topic": r.topic, "partition": r.partition, "offset": r.offset,
-                 "sent_ms": r.source_ts},
+                {
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "sent_ms": r.source_ts,
+                },
                 {"learner_ms": cost_ms},
             )
             for r, j in zip(records, ev_rows.tolist(), strict=True)

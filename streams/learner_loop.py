@@ -23,14 +23,19 @@ class LearnerLoop(StageLoop):
     align = True
 
     def __init__(self, cfg: StreamConfig, **kwargs: Any) -> None:
-        super().__init__(cfg.name, [cfg.topics.features, cfg.topics.labels],
-                         dlq_topic=cfg.topics.dlq, **kwargs)
+        super().__init__(
+            cfg.name, [cfg.topics.features, cfg.topics.labels], dlq_topic=cfg.topics.dlq, **kwargs
+        )
         self.cfg = cfg
         self.learner = self._fresh()
 
     def _fresh(self) -> Learner:
-        return Learner(self.cfg.name, self.cfg.view.feature_names, self.cfg.model,
-                       max_pending=self.cfg.max_pending_labels)
+        return Learner(
+            self.cfg.name,
+            self.cfg.view.feature_names,
+            self.cfg.model,
+            max_pending=self.cfg.max_pending_labels,
+        )
 
     async def handle(self, batch: Batch) -> list[Awaitable[Any]]:
         names = self.cfg.view.feature_names
@@ -45,11 +50,26 @@ class LearnerLoop(StageLoop):
                     items.append(decode_label(value))
                     continue
                 rec = FeatureRecord.from_json(value, names)
-            except (InvalidEventError, orjson.JSONDecodeError, KeyError, TypeError,
-                    ValueError) as exc:
+            except (
+                InvalidEventError,
+                orjson.JSONDecodeError,
+                KeyError,
+                TypeError,
+                ValueError,
+            ) as exc:
                 reason = exc.reason if isinstance(exc, InvalidEventError) else "bad_features"
-                dead.append(DeadLetter(value, m.key, reason, str(exc), tp.topic,
-                                       tp.partition, m.offset, stage=self.stage))
+                dead.append(
+                    DeadLetter(
+                        value,
+                        m.key,
+                        reason,
+                        str(exc),
+                        tp.topic,
+                        tp.partition,
+                        m.offset,
+                        stage=self.stage,
+                    )
+                )
                 continue
             for k, v in m.headers:
                 if k == "reply-to":
@@ -68,13 +88,16 @@ class LearnerLoop(StageLoop):
             futs.append(await send(out, value, key=key, timestamp_ms=ts))
             if rec.reply_to:
                 headers = [("correlation-id", (rec.correlation_id or "").encode())]
-                futs.append(await send(rec.reply_to, value, key=key, headers=headers,
-                                       timestamp_ms=ts))
+                futs.append(
+                    await send(rec.reply_to, value, key=key, headers=headers, timestamp_ms=ts)
+                )
         lr = self.learner
-        METRICS.set("riffle_prequential_accuracy", lr.accuracy, stream=self.stream,
-                    model=lr.model_id)
-        METRICS.set("riffle_rolling_accuracy", lr.rolling_accuracy, stream=self.stream,
-                    model=lr.model_id)
+        METRICS.set(
+            "riffle_prequential_accuracy", lr.accuracy, stream=self.stream, model=lr.model_id
+        )
+        METRICS.set(
+            "riffle_rolling_accuracy", lr.rolling_accuracy, stream=self.stream, model=lr.model_id
+        )
         METRICS.set("riffle_unmatched_labels", lr.n_unmatched_labels, stream=self.stream)
         return futs
 

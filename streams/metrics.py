@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["Metrics", "METRICS"]
+__all__ = ["METRICS", "Metrics"]
 
 Labels = tuple[tuple[str, str], ...]
 

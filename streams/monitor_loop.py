@@ -28,8 +28,7 @@ class MonitorLoop(StageLoop):
 
     def __init__(self, cfg: StreamConfig, **kwargs: Any) -> None:
         t = cfg.topics
-        super().__init__(cfg.name, [t.features, t.predictions, t.labels], dlq_topic=t.dlq,
-                         **kwargs)
+        super().__init__(cfg.name, [t.features, t.predictions, t.labels], dlq_topic=t.dlq, **kwargs)
         self.cfg = cfg
         self.stage_obj = MonitorStage(cfg)
 
@@ -47,8 +46,9 @@ class MonitorLoop(StageLoop):
                     alerts.extend(self.stage_obj.on_features(recs))
                 elif tp.topic == t.predictions:
                     preds = [Prediction.from_json(m.value or b"") for m in msgs]
-                    srcs = [(tp.topic, p, m.offset) for p, m in zip(_parts(msgs), msgs,
-                                                                     strict=True)]
+                    srcs = [
+                        (tp.topic, p, m.offset) for p, m in zip(_parts(msgs), msgs, strict=True)
+                    ]
                     alerts.extend(self.stage_obj.on_predictions(preds, srcs))
                 else:
                     labels = []
@@ -60,8 +60,13 @@ class MonitorLoop(StageLoop):
                     alerts.extend(self.stage_obj.on_labels(labels))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 METRICS.inc("riffle_monitor_skipped_total", len(msgs), stream=self.stream)
-                log.error("monitor skipped %d records of %s from offset %d: %s", len(msgs),
-                          tp.topic, msgs[0].offset, exc)
+                log.error(
+                    "monitor skipped %d records of %s from offset %d: %s",
+                    len(msgs),
+                    tp.topic,
+                    msgs[0].offset,
+                    exc,
+                )
         futs = []
         for a in alerts:
             futs.append(await self.producer.send(t.alerts, a.to_json(), key=a.stream.encode()))

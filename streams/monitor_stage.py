@@ -31,10 +31,17 @@ class MonitorStage:
         drift = DDM(**params) if mon.drift_detector == "ddm" else PageHinkley(**params)  # type: ignore[arg-type]
         anomaly = RobustZScore(alpha=mon.anomaly_alpha, warm_up=mon.anomaly_warm_up)
         self.monitor = StreamMonitor(
-            cfg.name, drift, anomaly, mon.anomaly_threshold, mon.drift_cooldown,
-            drift_name=mon.drift_detector, view_version=cfg.view.qualified_name,
+            cfg.name,
+            drift,
+            anomaly,
+            mon.anomaly_threshold,
+            mon.drift_cooldown,
+            drift_name=mon.drift_detector,
+            view_version=cfg.view.qualified_name,
         )
-        self._pending: PendingBuffer[list[Any]] = PendingBuffer(cfg.max_pending_labels, label_ttl_ms)
+        self._pending: PendingBuffer[list[Any]] = PendingBuffer(
+            cfg.max_pending_labels, label_ttl_ms
+        )
         self._early: PendingBuffer[int] = PendingBuffer(cfg.max_pending_labels, label_ttl_ms)
         self.watermark = 0
         self.model_version: str | None = None
@@ -69,9 +76,7 @@ class MonitorStage:
             self.watermark = max(self.watermark, p.ts)
         self._pending.expire(self.watermark)
         self._early.expire(self.watermark)
-        return self.monitor.observe_outcomes(
-            np.asarray(errors), ts, srcs, self.model_version, ids
-        )
+        return self.monitor.observe_outcomes(np.asarray(errors), ts, srcs, self.model_version, ids)
 
     def on_labels(self, labels: Sequence[tuple[str, int]]) -> list[Alert]:
         errors: list[float] = []
@@ -88,9 +93,7 @@ class MonitorStage:
             ts.append(p_ts)
             srcs.append((src[0], src[1], src[2]))
             ids.append(event_id)
-        return self.monitor.observe_outcomes(
-            np.asarray(errors), ts, srcs, self.model_version, ids
-        )
+        return self.monitor.observe_outcomes(np.asarray(errors), ts, srcs, self.model_version, ids)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -33,8 +33,12 @@ class EventProducer:
 
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
-            **self.kafka.client_options(), acks="all", linger_ms=5, max_batch_size=512 * 1024,
-            max_request_size=2 << 20, client_id="riffle-producer",
+            **self.kafka.client_options(),
+            acks="all",
+            linger_ms=5,
+            max_batch_size=512 * 1024,
+            max_request_size=2 << 20,
+            client_id="riffle-producer",
         )
         await self._producer.start()
 

@@ -46,8 +46,14 @@ class Prediction:
     def from_json(cls, raw: bytes) -> Prediction:
         body = orjson.loads(raw)
         return cls(
-            body["event_id"], body["entity"], body["ts"], body["model"], body["prediction"],
-            body["probabilities"]["1"], body.get("label"), body.get("source") or {},
+            body["event_id"],
+            body["entity"],
+            body["ts"],
+            body["model"],
+            body["prediction"],
+            body["probabilities"]["1"],
+            body.get("label"),
+            body.get("source") or {},
             body.get("timings") or {},
         )
 

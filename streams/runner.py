@@ -57,8 +57,9 @@ class EmbeddedRunner:
     ) -> None:
         self.cfg = cfg
         self.processor = FeatureProcessor(cfg.schema, cfg.view)
-        self.learner = Learner(cfg.name, cfg.view.feature_names, cfg.model,
-                               max_pending=cfg.max_pending_labels)
+        self.learner = Learner(
+            cfg.name, cfg.view.feature_names, cfg.model, max_pending=cfg.max_pending_labels
+        )
         self.monitor = MonitorStage(cfg)
         self.store = store if store is not None else InMemoryStore()
         self.batch_size = batch_size
@@ -110,8 +111,18 @@ class EmbeddedRunner:
             try:
                 label = decode_label(m.value)
             except InvalidEventError as exc:
-                res.dead.append(DeadLetter(m.value, m.key, exc.reason, str(exc), t.labels, 0,
-                                           res.n_labels, stage="labels"))
+                res.dead.append(
+                    DeadLetter(
+                        m.value,
+                        m.key,
+                        exc.reason,
+                        str(exc),
+                        t.labels,
+                        0,
+                        res.n_labels,
+                        stage="labels",
+                    )
+                )
             else:
                 mixed.append(label)
                 labels.append(label)
@@ -121,8 +132,9 @@ class EmbeddedRunner:
         res.predictions.extend(preds)
         res.alerts.extend(self.monitor.on_features(out.features))
         res.alerts.extend(
-            self.monitor.on_predictions(preds, [(t.predictions, 0, start + i)
-                                                for i in range(len(preds))])
+            self.monitor.on_predictions(
+                preds, [(t.predictions, 0, start + i) for i in range(len(preds))]
+            )
         )
         res.alerts.extend(self.monitor.on_labels(labels))
         if self.on_batch is not None:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -26,8 +26,8 @@ __all__ = ["StageLoop"]
 
 log = logging.getLogger("riffle.stage")
 
-Record = ConsumerRecord[bytes, bytes]
-Batch = list[tuple[TopicPartition, Record]]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+Batch: TypeAlias = list[tuple[TopicPartition, Record]]
 
 
 def tp_key(tp: TopicPartition) -> str:
@@ -118,8 +118,9 @@ class StageLoop:
         consumer = self._require()
         timeout = self.runtime.batch_timeout_ms
         while not self._stopping.is_set():
-            fetched = await consumer.getmany(timeout_ms=timeout,
-                                             max_records=self.runtime.batch_size)
+            fetched = await consumer.getmany(
+                timeout_ms=timeout, max_records=self.runtime.batch_size
+            )
             if self.align:
                 batch = self._merge(fetched)
             else:
@@ -127,7 +128,10 @@ class StageLoop:
             if batch:
                 async with self._lock:
                     await self._process(batch)
-            if self._dirty and time.monotonic() - self._last_ckpt >= self.runtime.checkpoint_interval_s:
+            if (
+                self._dirty
+                and time.monotonic() - self._last_ckpt >= self.runtime.checkpoint_interval_s
+            ):
                 async with self._lock:
                     await self.checkpoint(list(self._next))
 
@@ -160,8 +164,12 @@ class StageLoop:
         self.n_in += n
         self._dirty = True
         METRICS.inc("riffle_records_in_total", n, stream=self.stream, stage=self.stage)
-        METRICS.inc("riffle_batch_seconds_total", time.perf_counter() - t0, stream=self.stream,
-                    stage=self.stage)
+        METRICS.inc(
+            "riffle_batch_seconds_total",
+            time.perf_counter() - t0,
+            stream=self.stream,
+            stage=self.stage,
+        )
         METRICS.inc("riffle_batches_total", 1, stream=self.stream, stage=self.stage)
 
     async def checkpoint(self, tps: Iterable[TopicPartition]) -> None:
@@ -176,15 +184,20 @@ class StageLoop:
                 size += await self.checkpoints.save(self._ckpt_name(tp.partition), ck)
         else:
             offsets = {tp_key(tp): off for tp, off in self._next.items()}
-            size = await self.checkpoints.save(self._ckpt_name(None), Checkpoint(
-                self.state_dict(None), offsets))
+            size = await self.checkpoints.save(
+                self._ckpt_name(None), Checkpoint(self.state_dict(None), offsets)
+            )
         consumer = self._require()
         await consumer.commit({tp: self._next[tp] for tp in tps})
         self._last_ckpt = time.monotonic()
         self._dirty = False
         METRICS.set("riffle_checkpoint_bytes", size, stream=self.stream, stage=self.stage)
-        METRICS.set("riffle_checkpoint_seconds", time.perf_counter() - t0, stream=self.stream,
-                    stage=self.stage)
+        METRICS.set(
+            "riffle_checkpoint_seconds",
+            time.perf_counter() - t0,
+            stream=self.stream,
+            stage=self.stage,
+        )
 
     def _ckpt_name(self, partition: int | None) -> str:
         base = f"{self.stream}:{self.stage}"
@@ -281,13 +294,23 @@ class StageLoop:
     async def send_dead(self, dead: Sequence[DeadLetter]) -> list[Awaitable[Any]]:
         futs = []
         for d in dead:
-            futs.append(await self.producer.send(self.dlq_topic, d.value, key=d.key,
-                                                 headers=d.headers()))
-            log.warning("dead letter %s/%s %s:%d@%d %s: %s", self.stream, d.stage, d.topic,
-                        d.partition, d.offset, d.reason, d.message)
+            futs.append(
+                await self.producer.send(self.dlq_topic, d.value, key=d.key, headers=d.headers())
+            )
+            log.warning(
+                "dead letter %s/%s %s:%d@%d %s: %s",
+                self.stream,
+                d.stage,
+                d.topic,
+                d.partition,
+                d.offset,
+                d.reason,
+                d.message,
+            )
         if dead:
-            METRICS.inc("riffle_dead_letters_total", len(dead), stream=self.stream,
-                        stage=self.stage)
+            METRICS.inc(
+                "riffle_dead_letters_total", len(dead), stream=self.stream, stage=self.stage
+            )
         return futs
 
 

@@ -17,18 +17,28 @@ __all__ = ["format_record", "tail"]
 SEVERITY = {"info": 0, "warning": 1, "critical": 2}
 
 
-def format_record(what: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]],
-                  partition: int, offset: int) -> str:
+def format_record(
+    what: str,
+    value: bytes,
+    key: bytes | None,
+    headers: list[tuple[str, bytes]],
+    partition: int,
+    offset: int,
+) -> str:
     if what == "dlq":
         d = DeadLetter.from_headers(value, key, headers)
         shown = value[:120].decode(errors="replace")
-        return (f"{d.stage} {d.reason} from {d.topic}:{d.partition}@{d.offset}: {d.message} | "
-                f"{shown}{'...' if len(value) > 120 else ''}")
+        return (
+            f"{d.stage} {d.reason} from {d.topic}:{d.partition}@{d.offset}: {d.message} | "
+            f"{shown}{'...' if len(value) > 120 else ''}"
+        )
     body = orjson.loads(value)
     if what == "alerts":
-        return (f"[{body['severity']}] {body['kind']} {body['detector']} stream={body['stream']} "
-                f"subject={body['subject']} score={body['score']:.3g} "
-                f"threshold={body['threshold']:.3g} at {body['offsets']}")
+        return (
+            f"[{body['severity']}] {body['kind']} {body['detector']} stream={body['stream']} "
+            f"subject={body['subject']} score={body['score']:.3g} "
+            f"threshold={body['threshold']:.3g} at {body['offsets']}"
+        )
     return orjson.dumps(body).decode()
 
 
@@ -43,10 +53,15 @@ async def tail(
     idle_timeout_s: float | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
-    topic = {"predictions": stream.topics.predictions, "alerts": stream.topics.alerts,
-             "dlq": stream.topics.dlq}[what]
+    topic = {
+        "predictions": stream.topics.predictions,
+        "alerts": stream.topics.alerts,
+        "dlq": stream.topics.dlq,
+    }[what]
     consumer = AIOKafkaConsumer(
-        topic, **cfg.kafka.client_options(), group_id=None,
+        topic,
+        **cfg.kafka.client_options(),
+        group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()
@@ -69,8 +84,13 @@ async def tail(
                             continue
                         if SEVERITY.get(body.get("severity"), 0) < SEVERITY[min_severity]:
                             continue
-                    print(format_record(what, m.value or b"", m.key, list(m.headers),
-                                        tp.partition, m.offset), file=out, flush=True)
+                    print(
+                        format_record(
+                            what, m.value or b"", m.key, list(m.headers), tp.partition, m.offset
+                        ),
+                        file=out,
+                        flush=True,
+                    )
                     n += 1
                     if max_records is not None and n >= max_records:
                         return n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,10 +34,9 @@ async def ensure_topics(kafka: KafkaConfig, streams: Iterable[StreamConfig]) -> 
         existing = set(await admin.list_topics())
         missing = [NewTopic(n, p, 1) for n, p in wanted.items() if n not in existing]
         if missing:
-            try:
+            # another worker may create them at the same moment
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them at the same moment
         return [t.name for t in missing]
     finally:
         await admin.close()

@@ -57,12 +57,19 @@ class Worker:
         self._redis = self._store.client
         checkpoints = RedisCheckpoints(self._redis)
         self._producer = AIOKafkaProducer(
-            **cfg.kafka.client_options(), acks="all", linger_ms=2, max_batch_size=512 * 1024,
+            **cfg.kafka.client_options(),
+            acks="all",
+            linger_ms=2,
+            max_batch_size=512 * 1024,
             client_id="riffle-worker",
         )
         await self._producer.start()
-        common = {"kafka": cfg.kafka, "runtime": cfg.runtime, "producer": self._producer,
-                  "checkpoints": checkpoints}
+        common = {
+            "kafka": cfg.kafka,
+            "runtime": cfg.runtime,
+            "producer": self._producer,
+            "checkpoints": checkpoints,
+        }
         for s in self.stream_cfgs:
             if "features" in self.stages:
                 self.loops.append(FeatureLoop(s, self._store, **common))

@@ -96,8 +96,7 @@ class Workload:
         bad_kind = rng.integers(0, len(BAD_KINDS), size=n)
         pending: dict[int, list[Message]] = {}
         for i in range(n):
-            for m in pending.pop(i, ()):
-                yield m
+            yield from pending.pop(i, ())
             eid = f"e{self.seed}-{i}"
             ent = f"acct-{entities[i]}"
             body: dict[str, object] = {
@@ -121,7 +120,9 @@ class Workload:
                 kind = BAD_KINDS[int(bad_kind[i])]
                 yield Message("event", ent.encode(), _corrupt(body, kind), i, bad=kind)
             else:
-                yield Message("event", ent.encode(), orjson.dumps(body), i, anomaly=bool(anomaly[i]))
+                yield Message(
+                    "event", ent.encode(), orjson.dumps(body), i, anomaly=bool(anomaly[i])
+                )
         for i in sorted(pending):
             yield from pending[i]
 

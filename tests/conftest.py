@@ -67,8 +67,9 @@ def demo_config() -> RiffleConfig:
 def fresh_config(services: tuple[str, str], **overrides: Any) -> RiffleConfig:
     """The demo stream under a unique name, so tests never share topics or checkpoints."""
     kafka, redis = services
-    return parse_config(fresh_raw(**overrides),
-                        {"RIFFLE_KAFKA_BOOTSTRAP": kafka, "RIFFLE_REDIS_URL": redis})
+    return parse_config(
+        fresh_raw(**overrides), {"RIFFLE_KAFKA_BOOTSTRAP": kafka, "RIFFLE_REDIS_URL": redis}
+    )
 
 
 def fresh_raw(**overrides: Any) -> dict[str, Any]:
@@ -79,7 +80,8 @@ def fresh_raw(**overrides: Any) -> dict[str, Any]:
     stream = raw["streams"].pop("payments")
     for key, value in overrides.items():
         stream.setdefault(key, {}).update(value) if isinstance(value, dict) else stream.update(
-            {key: value})
+            {key: value}
+        )
     raw["streams"] = {name: stream}
     raw["runtime"]["checkpoint_interval_s"] = 0.5
     raw["runtime"]["web_port"] = 0

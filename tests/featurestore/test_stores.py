@@ -179,11 +179,6 @@ async def test_unreachable_redis_raises_without_leaking_the_password(url: str):
         store.client  # noqa: B018 - not connected after a failed start
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redis_store._safe masks up to the first '@' only and ignores the query string, so a "
-    "password holding '@' or given as ?password= (both accepted by redis-py) is printed",
-)
 @pytest.mark.parametrize(
     "url", ["redis://:s3@cret@127.0.0.1:1/0", "redis://127.0.0.1:1/0?password=s3cret"]
 )

@@ -46,7 +46,11 @@ async def collect(
     out: the caller's assertions then say what is missing)."""
     t = stream.topics
     consumer = AIOKafkaConsumer(
-        t.predictions, t.dlq, t.alerts, **cfg.kafka.client_options(), group_id=None,
+        t.predictions,
+        t.dlq,
+        t.alerts,
+        **cfg.kafka.client_options(),
+        group_id=None,
         auto_offset_reset="earliest",
     )
     await consumer.start()
@@ -80,4 +84,3 @@ async def collect(
     finally:
         await consumer.stop()
     return out
-

@@ -24,8 +24,15 @@ SHIFT = 6_000
 
 def _explicit_bad(start: int) -> list[Message]:
     """One of each kind of bad record the issue names, at known workload positions."""
-    base = {"id": "x", "entity": "acct-1", "ts": 1_767_225_600_000, "amount": 1.0,
-            "duration": 2.0, "items": 1.0, "risk": 0.1}
+    base = {
+        "id": "x",
+        "entity": "acct-1",
+        "ts": 1_767_225_600_000,
+        "amount": 1.0,
+        "duration": 2.0,
+        "items": 1.0,
+        "risk": 0.1,
+    }
     bodies = {
         "malformed_json": b'{"id": "bad-json", "entity": ',
         "missing_field": orjson.dumps({k: v for k, v in base.items() if k != "entity"}),
@@ -33,8 +40,9 @@ def _explicit_bad(start: int) -> list[Message]:
         "non_finite": json.dumps({**base, "id": "bad-nan", "risk": math.nan}).encode(),
         "oversized": orjson.dumps({**base, "id": "bad-big", "pad": "y" * 80_000}),
     }
-    return [Message("event", b"acct-1", v, start + i, bad=k) for i, (k, v) in
-            enumerate(bodies.items())]
+    return [
+        Message("event", b"acct-1", v, start + i, bad=k) for i, (k, v) in enumerate(bodies.items())
+    ]
 
 
 def _index(event_id: str) -> int:
@@ -74,8 +82,9 @@ async def test_every_event_is_predicted_or_dead_lettered(services: tuple[str, st
     assert len(preds) + len(feature_dead) == total
     reasons = {d.reason for d in feature_dead}
     assert {"malformed_json", "missing_field", "wrong_type", "non_finite", "oversized"} <= reasons
-    assert all(d.topic == stream.topics.events and d.offset >= 0 and d.message
-               for d in feature_dead)
+    assert all(
+        d.topic == stream.topics.events and d.offset >= 0 and d.message for d in feature_dead
+    )
     offsets = {(d.partition, d.offset) for d in feature_dead}
     assert len(offsets) == len(feature_dead)
     # a drift alert arrives after the concept shift
@@ -120,8 +129,14 @@ async def test_embedded_and_kafka_give_the_same_predictions(services: tuple[str,
     # One partition and inline labels: the event order is total, so both drivers must agree.
     cfg = fresh_config(services, partitions=1)
     stream = cfg.stream()
-    wl = Workload(n_events=5_000, shift_at=2_500, seed=11, inline_label_rate=0.8,
-                  delayed_label_rate=0.0, bad_rate=0.002)
+    wl = Workload(
+        n_events=5_000,
+        shift_at=2_500,
+        seed=11,
+        inline_label_rate=0.8,
+        delayed_label_rate=0.0,
+        bad_rate=0.002,
+    )
     messages = list(wl.messages())
     embedded = await EmbeddedRunner(stream, batch_size=333).run(messages)
     worker = Worker(cfg)
@@ -138,4 +153,5 @@ async def test_embedded_and_kafka_give_the_same_predictions(services: tuple[str,
     theirs = np.array([kafka[p.event_id].proba for p in embedded.predictions])
     np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-12)
     assert [kafka[p.event_id].prediction for p in embedded.predictions] == [
-        p.prediction for p in embedded.predictions]
+        p.prediction for p in embedded.predictions
+    ]

@@ -26,7 +26,11 @@ pytestmark = pytest.mark.integration
 def _start(raw: dict[str, object], env: dict[str, str]) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.worker_proc", json.dumps(raw)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -79,7 +83,10 @@ async def test_features_and_predictions_survive_sigkill(services: tuple[str, str
         valid = {f"e5-{m.index}" for m in messages if m.kind == "event" and not m.bad}
         t0 = time.monotonic()
         out = await collect(
-            cfg, stream, expected=wl.n_events, timeout_s=120,
+            cfg,
+            stream,
+            expected=wl.n_events,
+            timeout_s=120,
             until=lambda o: valid <= {p.event_id for p in o.predictions},
         )
         elapsed = time.monotonic() - t0
@@ -114,4 +121,5 @@ async def test_features_and_predictions_survive_sigkill(services: tuple[str, str
         win = [e for e in by_entity[entity] if e["ts"] // w == last["ts"] // w]
         assert vec.values["count_5m"] == len(win), entity
         assert vec.values["amount_mean_5m"] == pytest.approx(
-            sum(e["amount"] for e in win) / len(win), rel=1e-12)
+            sum(e["amount"] for e in win) / len(win), rel=1e-12
+        )

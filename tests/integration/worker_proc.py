@@ -23,8 +23,9 @@ async def main(raw: str) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     runner = asyncio.create_task(worker.run())
-    await asyncio.wait([runner, asyncio.create_task(stop.wait())],
-                       return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        [runner, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+    )
     await worker.stop()
 
 

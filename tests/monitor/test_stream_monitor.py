@@ -43,8 +43,9 @@ def test_batching_does_not_change_drift_alerts() -> None:
     got: list[Alert] = []
     for i in range(0, len(errors), 333):
         chunk = errors[i : i + 333]
-        got += parts.observe_outcomes(chunk, list(range(i, i + len(chunk))),
-                                      _sources(len(chunk), i))
+        got += parts.observe_outcomes(
+            chunk, list(range(i, i + len(chunk))), _sources(len(chunk), i)
+        )
     assert [a.id for a in got] == [a.id for a in ref] and ref
 
 
@@ -53,9 +54,13 @@ def test_anomalies_above_threshold_raise_one_alert_each() -> None:
     X = rng.normal(size=(3000, 4))
     X[[500, 1500, 2500]] += 40.0
     mon = StreamMonitor("s", DDM(), RobustZScore(warm_up=100), anomaly_threshold=8.0)
-    alerts = mon.observe_features(X, [f"e{i}" for i in range(3000)],
-                                  [f"k{i}" for i in range(3000)], list(range(3000)),
-                                  _sources(3000))
+    alerts = mon.observe_features(
+        X,
+        [f"e{i}" for i in range(3000)],
+        [f"k{i}" for i in range(3000)],
+        list(range(3000)),
+        _sources(3000),
+    )
     assert [a.details["event_id"] for a in alerts] == ["e500", "e1500", "e2500"]
     assert all(a.kind == "anomaly" and a.subject.startswith("k") for a in alerts)
 

@@ -9,8 +9,11 @@ from streams.checkpoint import Checkpoint, DirectoryCheckpoints, pack, unpack
 
 
 def test_round_trip_keeps_arrays_nested_values_and_offsets() -> None:
-    state = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "nested": {"n": [1, 2.5, None],
-             "b": np.array([True, False])}, "i": np.int64(3)}
+    state = {
+        "w": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "nested": {"n": [1, 2.5, None], "b": np.array([True, False])},
+        "i": np.int64(3),
+    }
     back = unpack(pack(Checkpoint(state, {"t:0": 7, "t:1": 9})))
     assert back.offsets == {"t:0": 7, "t:1": 9}
     np.testing.assert_array_equal(back.state["w"], state["w"])

@@ -60,7 +60,8 @@ def test_batches_equal_the_one_by_one_run(batch: int) -> None:
         probas.extend(p.proba for p in learner.process_mixed(items[i : i + batch]))
     np.testing.assert_allclose(probas, _reference(items, 0.1), rtol=0, atol=1e-12)
     n_labelled = sum(1 for it in items if not isinstance(it, FeatureRecord)) + sum(
-        1 for it in items if isinstance(it, FeatureRecord) and it.label is not None)
+        1 for it in items if isinstance(it, FeatureRecord) and it.label is not None
+    )
     assert learner.n_learned == n_labelled
     assert learner.n_predicted == 600
 
