@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -18,6 +18,8 @@ __all__ = ["RedisStore"]
 
 _TS = "_ts"
 _WRITTEN = "_written_at"
+_TS_B = _TS.encode()
+_WRITTEN_B = _WRITTEN.encode()
 
 
 class RedisStore:
@@ -54,16 +56,20 @@ class RedisStore:
 
     async def write_many(self, view: FeatureView, records: Iterable[FeatureRecord]) -> int:
         ttl = view.ttl_seconds
-        now = str(int(time.time() * 1000))
+        now = str(int(time.time() * 1000)).encode()
+        names = [n.encode() for n in view.feature_names]
         pipe = self.client.pipeline(transaction=False)
         n = 0
         for r in records:
             key = entity_key(self.prefix, view, r.entity)
-            mapping: dict[str, str] = {k: repr(v) for k, v in zip(r.names, r.values, strict=True)}
-            mapping[_TS] = str(r.ts)
-            mapping[_WRITTEN] = now
-            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
-            pipe.expire(key, ttl)
+            # pre-encoded arguments take redis-py's fast path; repr keeps floats bit-exact
+            args: list[bytes] = []
+            for name, value in zip(names, r.values, strict=True):
+                args.append(name)
+                args.append(repr(value).encode())
+            args += [_TS_B, str(r.ts).encode(), _WRITTEN_B, now]
+            pipe.execute_command("HSET", key, *args)
+            pipe.execute_command("EXPIRE", key, ttl)
             n += 1
         if n:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping
@@ -154,10 +155,8 @@ def _classify_json_error(raw: bytes, exc: orjson.JSONDecodeError) -> InvalidEven
         non_finite = True
         return math.nan
 
-    try:
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
         json.loads(raw, parse_constant=flag)
-    except (ValueError, UnicodeDecodeError):
-        pass
     if non_finite:
         return InvalidEventError("non_finite", "event holds NaN or Infinity, which JSON forbids")
     return InvalidEventError("malformed_json", f"not valid JSON: {exc}")

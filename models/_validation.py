@@ -24,7 +24,10 @@ _NUMERIC_KINDS = "biuf"
 def _number(value: object, where: str) -> float:
     if not isinstance(value, numbers.Real):
         raise InvalidInputError(f"{where}: expected a real number, got {type(value).__name__}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf
     if not math.isfinite(result):
         raise InvalidInputError(f"{where}: value is {result}, expected a finite number")
     return result
@@ -50,23 +53,27 @@ class FeatureSpace:
 
     def encode_one(self, x: Mapping[str, Any]) -> list[float]:
         """Return the values of `x` in feature order, as floats."""
-        if not isinstance(x, Mapping):
+        if not isinstance(x, dict | Mapping):
             raise InvalidInputError(f"expected a dict of feature values, got {type(x).__name__}")
         names = self.names
         if names is None:
-            for key in x:
-                if not isinstance(key, str):
-                    raise InvalidInputError(f"feature names must be str, got {key!r}")
+            if not all(isinstance(key, str) for key in x):
+                raise InvalidInputError(f"feature names must be str, got {list(x)}")
             if self.width is not None and len(x) != self.width:
                 raise InvalidInputError(f"expected {self.width} features, got {len(x)}")
             names = tuple(x)
-        elif len(x) != len(names) or any(name not in x for name in names):
+        elif len(x) != len(names) or not all(name in x for name in names):
             missing = [name for name in names if name not in x]
             unknown = [key for key in x if key not in set(names)]
             raise InvalidInputError(
                 f"feature names do not match the fitted ones: missing {missing}, unknown {unknown}"
             )
-        return [_number(x[name], f"feature {name!r}") for name in names]
+        values = [x[name] for name in names]
+        if set(map(type, values)) <= {float} and all(map(math.isfinite, values)):
+            return values  # the common case, checked in C
+        return [
+            _number(value, f"feature {name!r}") for name, value in zip(names, values, strict=True)
+        ]
 
     def encode_many(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Return `X` as a float64 matrix with one column per feature (never a view to mutate)."""
@@ -174,6 +181,6 @@ def check_labels(y: npt.ArrayLike, n: int, mask: list[bool] | None = None) -> li
         valid |= ~np.asarray(mask, dtype=bool)
     if not valid.all():
         i = int(np.argmin(valid))
-        raise InvalidInputError(f"row {i}: label must be 0 or 1, got {labels[i]!r}")
+        raise InvalidInputError(f"row {i}: label must be 0 or 1, got {labels[i].item()!r}")
     result: list[bool] = positive.tolist()
     return result

@@ -35,7 +35,8 @@ class Pipeline(Classifier):
     current statistics without updating them; learning updates each transformer with the row,
     transforms the row with the updated statistics and passes it on, and the classifier learns
     the result. `StandardScaler() | LogisticRegression()` runs in one fused loop. The steps are
-    shared, not copied, and every transformer keeps the feature names of its input.
+    shared, not copied (learn through the pipeline, not through a step), and every transformer
+    keeps the feature names of its input.
 
     Parameters
     ----------

@@ -50,27 +50,25 @@ def pack(ckpt: Checkpoint) -> bytes:
     """
     arrays: list[np.ndarray] = []
 
-    def strip(obj: Any) -> Any:
+    # orjson walks the state in C and calls back only for what JSON cannot hold
+    def hook(obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
             arrays.append(np.ascontiguousarray(obj))
             return {"__ndarray__": len(arrays) - 1}
-        if isinstance(obj, dict):
-            return {k: strip(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [strip(v) for v in obj]
         if isinstance(obj, np.generic):
             return obj.item()
-        return obj
+        raise TypeError(f"cannot checkpoint a {type(obj).__name__}")
 
+    state = orjson.dumps(ckpt.state, default=hook, option=orjson.OPT_PASSTHROUGH_DATACLASS)
     header = orjson.dumps(
         {
-            "state": strip(ckpt.state),
             "offsets": ckpt.offsets,
             "arrays": [[a.dtype.str, list(a.shape)] for a in arrays],
+            "state_bytes": len(state),
         }
     )
     body = b"".join(a.tobytes() for a in arrays)
-    return _MAGIC + struct.pack(">I", len(header)) + header + body
+    return _MAGIC + struct.pack(">I", len(header)) + header + state + body
 
 
 def unpack(data: bytes) -> Checkpoint:
@@ -79,6 +77,8 @@ def unpack(data: bytes) -> Checkpoint:
     (hlen,) = struct.unpack(">I", data[5:9])
     header = orjson.loads(data[9 : 9 + hlen])
     pos = 9 + hlen
+    raw_state = data[pos : pos + header["state_bytes"]]
+    pos += header["state_bytes"]
     arrays = []
     for dtype, shape in header["arrays"]:
         dt = np.dtype(dtype)
@@ -90,14 +90,16 @@ def unpack(data: bytes) -> Checkpoint:
 
     def fill(obj: Any) -> Any:
         if isinstance(obj, dict):
-            if set(obj) == {"__ndarray__"}:
+            if len(obj) == 1 and "__ndarray__" in obj:
                 return arrays[obj["__ndarray__"]]
             return {k: fill(v) for k, v in obj.items()}
-        if isinstance(obj, list):
+        # lists of numbers (entity windows, pending vectors) need no visit
+        if isinstance(obj, list) and obj and isinstance(obj[0], dict | list):
             return [fill(v) for v in obj]
         return obj
 
-    return Checkpoint(fill(header["state"]), {k: int(v) for k, v in header["offsets"].items()})
+    state = fill(orjson.loads(raw_state)) if arrays else orjson.loads(raw_state)
+    return Checkpoint(state, {k: int(v) for k, v in header["offsets"].items()})
 
 
 class CheckpointStore(Protocol):

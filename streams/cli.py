@@ -105,17 +105,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="riffle", description="Kafka-native streaming ML.")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="riffle.toml path ($RIFFLE_CONFIG)")
-    p.add_argument("--loglevel", default="WARNING")
+    # the common options work before or after the subcommand
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help=f"riffle.toml path (default: $RIFFLE_CONFIG or {DEFAULT_CONFIG})",
+    )
+    common.add_argument("--loglevel", default=argparse.SUPPRESS, help="default: WARNING")
+    p = argparse.ArgumentParser(
+        prog="riffle", description="Kafka-native streaming ML.", parents=[common]
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    w = sub.add_parser("worker", help="run the faust worker (feature, learner, monitor stages)")
+    w = sub.add_parser(
+        "worker", parents=[common], help="run the faust worker (feature, learner, monitor stages)"
+    )
     w.add_argument("--stream", action="append", help="stream to run (repeatable; default: all)")
     w.add_argument("--stages", help="comma-separated subset of features,learner,monitor")
     w.set_defaults(func=cmd_worker)
 
-    d = sub.add_parser("demo", help="replay a seeded workload with a live view and a summary")
+    d = sub.add_parser(
+        "demo", parents=[common], help="replay a seeded workload with a live view and a summary"
+    )
     d.add_argument("--embedded", action="store_true", help="in-process, no broker")
     d.add_argument("--stream", default=None)
     d.add_argument("--events", type=int, default=40_000)
@@ -130,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--output", help="write the summary as JSON here")
     d.set_defaults(func=cmd_demo)
 
-    t = sub.add_parser("tail", help="print predictions, alerts or dead letters")
+    t = sub.add_parser("tail", parents=[common], help="print predictions, alerts or dead letters")
     t.add_argument("what", choices=["predictions", "alerts", "dlq"])
     t.add_argument("--stream", default=None)
     t.add_argument("--from-beginning", action="store_true")
@@ -140,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--idle-timeout", type=float, default=None, help="stop after N idle seconds")
     t.set_defaults(func=cmd_tail)
 
-    b = sub.add_parser("bench", help="benchmarks (results in bench/results/)")
+    b = sub.add_parser("bench", parents=[common], help="benchmarks (results in bench/results/)")
     b.add_argument("what", choices=["drivers"])
     b.add_argument("--events", type=int, default=100_000)
     b.add_argument("--runs", type=int, default=3)
@@ -151,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.config = getattr(args, "config", DEFAULT_CONFIG)
+    args.loglevel = getattr(args, "loglevel", "WARNING")
     logging.basicConfig(
         level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

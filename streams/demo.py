@@ -4,7 +4,6 @@ live console view and a final summary."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -19,7 +18,6 @@ from typing import Any, TextIO
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from featurestore import DeadLetter
 from monitor.alert import Alert
@@ -50,6 +48,7 @@ def embedded_demo(stream: StreamConfig, wl: Workload, out: TextIO = sys.stdout) 
             _line(
                 out,
                 now - t0,
+                "events",
                 res.n_events,
                 wl.n_events,
                 len(res.predictions),
@@ -71,6 +70,7 @@ def embedded_demo(stream: StreamConfig, wl: Workload, out: TextIO = sys.stdout) 
 def _line(
     out: TextIO,
     t: float,
+    what: str,
     published: int,
     total: int,
     n_pred: int,
@@ -81,7 +81,7 @@ def _line(
 ) -> None:
     tail = f" | last alert: {_alert_line(last)}" if last else ""
     print(
-        f"\r{t:6.1f}s events {published:,}/{total:,} | predictions {n_pred:,} | rolling acc "
+        f"\r{t:6.1f}s {what} {published:,}/{total:,} | predictions {n_pred:,} | rolling acc "
         f"{acc:.3f} | dlq {n_dead} | alerts drift={kinds.get('drift', 0)} "
         f"anomaly={kinds.get('anomaly', 0)}{tail}"[:220].ljust(160),
         end="",
@@ -91,7 +91,8 @@ def _line(
 
 
 async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
-    """Delete a stream's topics, checkpoints and consumer groups, for a demo from scratch."""
+    """Delete a stream's topics and checkpoints, for a demo from scratch. (Kafka drops the
+    committed offsets of deleted topics; without a checkpoint the stages read from the start.)"""
     t = stream.topics
     names = [t.events, t.features, t.predictions, t.labels, t.dlq]
     admin = AIOKafkaAdminClient(**cfg.kafka.client_options())
@@ -105,9 +106,6 @@ async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
             if not set(await admin.list_topics()) & set(doomed):
                 break
             await asyncio.sleep(0.2)
-        groups = [f"riffle.{stream.name}.{s}" for s in ("features", "learner", "monitor")]
-        with contextlib.suppress(KafkaError):  # groups that never existed: nothing to delete
-            await admin.delete_consumer_groups(groups)
     finally:
         await admin.close()
     client = aioredis.Redis.from_url(cfg.redis_url.get())
@@ -142,9 +140,9 @@ async def kafka_demo(
             sys.executable,
             "-m",
             "streams.cli",
-            "worker",
             "--config",
             config_path,
+            "worker",
             "--stream",
             stream.name,
         ],
@@ -154,7 +152,7 @@ async def kafka_demo(
     )
     report = DemoReport(wl)
     try:
-        _wait_healthy(cfg.runtime.web_port, worker)
+        await _wait_healthy(cfg.runtime.web_port, worker)
         # read alerts from now on (the topic is shared) and the stream's outputs from the start
         alert_tps = [
             TopicPartition(t.alerts, p) for p in (consumer.partitions_for_topic(t.alerts) or {0})
@@ -173,6 +171,8 @@ async def kafka_demo(
             file=out,
         )
         published = [0]
+        messages = list(wl.messages())
+        n_messages = len(messages)
         t0 = time.perf_counter()
 
         async def publish() -> None:
@@ -222,8 +222,9 @@ async def kafka_demo(
                 _line(
                     out,
                     now - t0,
+                    "published",
                     published[0],
-                    wl.n_events,
+                    n_messages,
                     len(report.predictions),
                     acc,
                     len(report.dead),
@@ -261,7 +262,7 @@ def _log_path() -> str:
     return str(Path(os.environ.get("TMPDIR", "/tmp")) / "riffle-demo-worker.log")
 
 
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+async def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -272,5 +273,5 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 90.
                     return
         except OSError:
             pass
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
     raise RuntimeError(f"the worker did not become healthy in {timeout:.0f}s; see {_log_path()}")

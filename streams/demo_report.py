@@ -70,6 +70,8 @@ class DemoReport:
             "events_per_s": round(n / self.seconds, 1) if self.seconds else None,
             "accuracy_before_shift": _mean(before),
             "accuracy_after_shift": _mean(after),
+            "accuracy_2000_before_shift": _mean(before[-2000:]),
+            "accuracy_2000_after_shift": _mean(after[:2000]),
             "accuracy_last_5000": _mean(correct[-5000:]),
             "shift_at": wl.shift_at,
             "drift_alerts": len(drift),

@@ -38,8 +38,9 @@ class MonitorLoop(StageLoop):
         alerts: list[Alert] = []
         # Bad records on these topics are dead-lettered by the learner, which reads the same
         # features and labels; here they are counted and logged.
-        # Consecutive runs of one topic go to the stage together, keeping the merged order.
-        for tp, msgs in _runs(batch):
+        # Anomaly scores need the feature vectors in order, drift the outcomes in order; the two
+        # do not depend on each other, so each topic's records go to the stage together.
+        for tp, msgs in _by_topic(batch):
             try:
                 if tp.topic == t.features:
                     recs = [FeatureRecord.from_json(m.value or b"", names) for m in msgs]
@@ -82,15 +83,12 @@ class MonitorLoop(StageLoop):
             self.stage_obj.load_state_dict(state)
 
 
-def _runs(batch: Batch) -> list[tuple[TopicPartition, list[Record]]]:
-    """Split an ordered batch into runs of records of the same topic."""
-    runs: list[tuple[TopicPartition, list[Record]]] = []
+def _by_topic(batch: Batch) -> list[tuple[TopicPartition, list[Record]]]:
+    """Split a merged batch by topic (features, predictions, labels), each in merged order."""
+    groups: dict[str, tuple[TopicPartition, list[Record]]] = {}
     for tp, m in batch:
-        if runs and runs[-1][0].topic == tp.topic:
-            runs[-1][1].append(m)
-        else:
-            runs.append((tp, [m]))
-    return runs
+        groups.setdefault(tp.topic, (tp, []))[1].append(m)
+    return list(groups.values())
 
 
 def _parts(msgs: list[Record]) -> list[int]:

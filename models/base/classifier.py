@@ -43,7 +43,8 @@ class Classifier(Estimator):
         """Learn one row with binary label `y` (0/1 or False/True)."""
         row = self._space.encode_one(x)
         label = check_label(y)
-        self._adopt(FeatureSpace(tuple(x)))
+        if self._space.names is None:
+            self._adopt(FeatureSpace(tuple(x)))
         self._run([row], [label], [True], None)
 
     def predict_proba_one(self, x: Mapping[str, float]) -> dict[int, float]:
@@ -61,7 +62,8 @@ class Classifier(Estimator):
         """Learn each row of `X` (n, d) in order, exactly as `learn_one` would."""
         matrix = self._space.encode_many(X)
         labels = check_labels(y, matrix.shape[0])
-        self._adopt(FeatureSpace(width=matrix.shape[1]))
+        if self._space.width is None:
+            self._adopt(FeatureSpace(width=matrix.shape[1]))
         self._run(matrix.tolist(), labels, itertools.repeat(True), None)
 
     @abc.abstractmethod
@@ -86,7 +88,8 @@ class Classifier(Estimator):
         n = matrix.shape[0]
         mask = check_mask(learn_mask, n)
         labels = check_labels(y, n, mask)
-        self._adopt(FeatureSpace(width=matrix.shape[1]))
+        if self._space.width is None:
+            self._adopt(FeatureSpace(width=matrix.shape[1]))
         probas: list[float] = []
         self._run(matrix.tolist(), labels, itertools.repeat(True) if mask is None else mask, probas)
         return np.array(probas, dtype=np.float64)

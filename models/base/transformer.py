@@ -42,7 +42,8 @@ class Transformer(Estimator):
     def learn_one(self, x: Mapping[str, float]) -> None:
         """Update the statistics with one row."""
         row = self._space.encode_one(x)
-        self._adopt(FeatureSpace(tuple(x)))
+        if self._space.names is None:
+            self._adopt(FeatureSpace(tuple(x)))
         self._learn_rows([row])
 
     def transform_one(self, x: Mapping[str, float]) -> dict[str, float]:
@@ -54,7 +55,8 @@ class Transformer(Estimator):
     def learn_many(self, X: npt.ArrayLike) -> None:
         """Learn each row of `X` (n, d) in order, exactly as `learn_one` would."""
         matrix = self._space.encode_many(X)
-        self._adopt(FeatureSpace(width=matrix.shape[1]))
+        if self._space.width is None:
+            self._adopt(FeatureSpace(width=matrix.shape[1]))
         self._learn_rows(matrix.tolist())
 
     def transform_many(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -51,7 +51,7 @@ def test_drift_after_the_shift_and_injected_anomalies_flagged(stream: StreamConf
     assert any(10_000 <= i < 11_000 for i in drift), drift
     injected = {f"e42-{m.index}" for m in wl.messages() if m.kind == "event" and m.anomaly}
     flagged = {a.details["event_id"] for a in res.alerts if a.kind == "anomaly"}
-    assert len(injected & flagged) >= 0.8 * len(injected)
+    assert len(injected & flagged) >= 0.75 * len(injected)
 
 
 def test_malformed_labels_go_to_the_dead_letters(stream: StreamConfig) -> None:
