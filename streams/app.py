@@ -36,7 +36,7 @@ def create_app(
         value_serializer="raw",
         key_serializer="raw",
         web_port=cfg.runtime.web_port,
-        web_host="127.0.0.1",
+        web_host=cfg.runtime.web_host,
         topic_allow_declare=True,
         consumer_auto_offset_reset="latest",
     )

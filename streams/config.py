@@ -1,7 +1,7 @@
 """Typed, validated, frozen configuration from `riffle.toml`, overridden by the environment.
 
 The environment is read here and nowhere else: ``RIFFLE_KAFKA_BOOTSTRAP``, ``RIFFLE_REDIS_URL``,
-``RIFFLE_KAFKA_SASL_PASSWORD``, ``RIFFLE_CHECKPOINT_KEY``.
+``RIFFLE_KAFKA_SASL_PASSWORD``, ``RIFFLE_WEB_HOST`` (and ``RIFFLE_CONFIG`` by the CLI).
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class RuntimeConfig:
     max_idle_ms: int = 200
     checkpoint_interval_s: float = 5.0
     web_port: int = 6066
-    data_dir: str = "riffle-data"
+    web_host: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -197,8 +197,10 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     redis_url = env.get("RIFFLE_REDIS_URL", str(redis_raw.get("url", "redis://127.0.0.1:6379/0")))
     if not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("redis.url", "must start with redis://, rediss:// or unix://")
-    runtime_raw = _table(raw, "runtime")
+    runtime_raw = dict(_table(raw, "runtime"))
     _only(runtime_raw, "runtime", set(RuntimeConfig.__dataclass_fields__))
+    if "RIFFLE_WEB_HOST" in env:
+        runtime_raw["web_host"] = env["RIFFLE_WEB_HOST"]
     runtime = RuntimeConfig(**runtime_raw)
     _positive("runtime.batch_size", runtime.batch_size)
     _positive("runtime.batch_timeout_ms", runtime.batch_timeout_ms)

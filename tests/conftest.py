@@ -30,15 +30,30 @@ def _docker_services() -> tuple[str, str] | None:
     from testcontainers.core.container import DockerContainer
     from testcontainers.redis import RedisContainer
 
-    kafka = (
-        DockerContainer("apache/kafka:4.1.1")
-        .with_bind_ports(9092, 19092)
-        .with_env("KAFKA_ADVERTISED_LISTENERS", "PLAINTEXT://127.0.0.1:19092")
-    )
+    kafka = DockerContainer("apache/kafka:4.1.1").with_bind_ports(9092, 19092)
+    for key, value in {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://127.0.0.1:19092",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+    }.items():
+        kafka = kafka.with_env(key, value)
     kafka.start()
     redis = RedisContainer("redis:7.0")
     redis.start()
     port = redis.get_exposed_port(6379)
+    import time
+
+    deadline = time.monotonic() + 90
+    while not reachable("127.0.0.1:19092") and time.monotonic() < deadline:
+        time.sleep(0.5)
     return "127.0.0.1:19092", f"redis://127.0.0.1:{port}/0"
 
 
