@@ -79,8 +79,7 @@ class StageLoop:
         self._last_ckpt = time.monotonic()
         self._dirty = False
         self._buffers: dict[TopicPartition, deque[Record]] = {}
-        self._fetched: dict[TopicPartition, int] = {}
-        self._blocked_since: float | None = None
+        self._empty_since: dict[TopicPartition, float] = {}
         self.n_in = 0
         self.ready = asyncio.Event()
 
@@ -220,54 +219,57 @@ class StageLoop:
         self.ready.set()
 
     def _merge(self, fetched: dict[TopicPartition, list[Record]]) -> Batch:
-        """Buffer what was fetched; release records in timestamp order across partitions."""
+        """Buffer what was fetched; release records in timestamp order across partitions.
+
+        A partition whose buffer is empty holds the others back for up to `max_idle_ms` (its
+        next records may be older than what the others hold), whether or not it looked caught
+        up at its last fetch: upstream stages keep writing to it. Each partition has its own
+        timer, reset when it gets data, so a quiet partition costs the wait once per quiet
+        spell (Kafka Streams' `max.task.idle.ms`).
+        """
         consumer = self._require()
         for tp, msgs in fetched.items():
             self._buffers.setdefault(tp, deque()).extend(msgs)
-            self._fetched[tp] = msgs[-1].offset + 1
+        now = time.monotonic()
+        idle_s = self.runtime.max_idle_ms / 1000.0
+        empty_since = self._empty_since
         assigned = consumer.assignment()
         out: Batch = []
         limit = self.runtime.batch_size
+        if not any(self._buffers.get(tp) for tp in assigned):
+            # nothing to order: waiting starts only once some partition holds records
+            empty_since.clear()
+            return out
         while len(out) < limit:
             best: tuple[int, int, TopicPartition] | None = None
             blocked = False
             for tp in assigned:
                 buf = self._buffers.get(tp)
                 if buf:
+                    empty_since.pop(tp, None)
                     key = (buf[0].timestamp, buf[0].offset, tp)
                     if best is None or key[:2] < best[:2]:
                         best = key
-                elif self._may_have_more(consumer, tp):
+                elif now - empty_since.setdefault(tp, now) < idle_s:
                     blocked = True
-            if best is None:
+            if best is None or blocked:
                 break
-            if blocked:
-                now = time.monotonic()
-                if self._blocked_since is None:
-                    self._blocked_since = now
-                if (now - self._blocked_since) * 1000 < self.runtime.max_idle_ms:
-                    break
-            else:
-                self._blocked_since = None
             tp = best[2]
             out.append((tp, self._buffers[tp].popleft()))
         # bound memory: stop fetching partitions that are far ahead of the others
+        paused = consumer.paused()
         for tp, buf in self._buffers.items():
-            if len(buf) > 4 * limit and tp not in consumer.paused():
+            if len(buf) > 4 * limit and tp not in paused:
                 consumer.pause(tp)
-            elif len(buf) <= limit and tp in consumer.paused():
+            elif len(buf) <= limit and tp in paused:
                 consumer.resume(tp)
         return out
-
-    def _may_have_more(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
-        high = consumer.highwater(tp)
-        return high is None or self._fetched.get(tp, 0) < high
 
     async def _seek(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int | None
     ) -> None:
         self._buffers.pop(tp, None)
-        self._fetched[tp] = offset or 0
+        self._empty_since.pop(tp, None)
         if tp in consumer.paused():
             consumer.resume(tp)
         # Without a checkpoint the state is fresh, so the input must be read from its start
