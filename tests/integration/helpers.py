@@ -84,3 +84,52 @@ async def collect(
     finally:
         await consumer.stop()
     return out
+
+
+async def assert_store_matches_events(
+    cfg: RiffleConfig, stream: StreamConfig, messages: list[Message], n_sample: int = 30
+) -> None:
+    """The vectors in Redis equal a brute-force recomputation from the valid events: the raw
+    fields of each entity's last event and the aggregates of the window that event fell in."""
+    import pytest
+
+    from featurestore import RedisStore
+
+    by_entity: dict[str, list[dict[str, float]]] = {}
+    for m in messages:
+        if m.kind == "event" and not m.bad:
+            e = orjson.loads(m.value)
+            by_entity.setdefault(e["entity"], []).append(e)
+    busiest = sorted(by_entity, key=lambda k: -len(by_entity[k]))
+    sample = busiest[: n_sample // 2] + sorted(by_entity)[: n_sample - n_sample // 2]
+    view = stream.view
+    store = RedisStore(cfg.redis_url.get())
+    await store.start()
+    try:
+        stored = await store.read_many(view, sample)
+    finally:
+        await store.stop()
+    w = view.window_ms
+    names = view.feature_names
+    for entity, vec in zip(sample, stored, strict=True):
+        assert vec is not None, entity
+        last = by_entity[entity][-1]
+        win = [e for e in by_entity[entity] if e["ts"] // w == last["ts"] // w]
+        expected = [float(last[f]) for f in view.raw_fields]
+        if "count" in view.aggregations:
+            expected.append(float(len(win)))
+        for f in view.fields:
+            for agg in view.aggregations:
+                values = [float(e[f]) for e in win]
+                if agg == "mean":
+                    expected.append(sum(values) / len(values))
+                elif agg == "sum":
+                    expected.append(sum(values))
+                elif agg == "min":
+                    expected.append(min(values))
+                elif agg == "max":
+                    expected.append(max(values))
+                elif agg == "last":
+                    expected.append(values[-1])
+        assert vec.event_ts == last["ts"], entity
+        assert [vec.values[n] for n in names] == pytest.approx(expected, rel=1e-12), entity

@@ -9,12 +9,11 @@ import numpy as np
 import orjson
 import pytest
 
-from featurestore import RedisStore
 from streams.runner import EmbeddedRunner
 from streams.worker import Worker
 from streams.workload import Message, Workload
 from tests.conftest import fresh_config
-from tests.integration.helpers import Outputs, collect, publish
+from tests.integration.helpers import Outputs, assert_store_matches_events, collect, publish
 
 pytestmark = pytest.mark.integration
 
@@ -97,32 +96,7 @@ async def test_every_event_is_predicted_or_dead_lettered(services: tuple[str, st
     assert len(injected & flagged) >= 0.6 * len(injected)
 
     # the features in Redis equal the aggregates recomputed from the events
-    events = [orjson.loads(m.value) for m in messages if m.kind == "event" and not m.bad]
-    by_entity: dict[str, list[dict[str, float]]] = {}
-    for e in events:
-        by_entity.setdefault(e["entity"], []).append(e)
-    view = stream.view
-    sample = sorted(by_entity, key=lambda k: -len(by_entity[k]))[:15] + sorted(by_entity)[:15]
-    store = RedisStore(cfg.redis_url.get())
-    await store.start()
-    try:
-        stored = await store.read_many(view, sample)
-    finally:
-        await store.stop()
-    w = view.window_ms
-    for entity, vec in zip(sample, stored, strict=True):
-        assert vec is not None, entity
-        evs = by_entity[entity]
-        last = evs[-1]
-        start = last["ts"] - last["ts"] % w
-        win = [e for e in evs if e["ts"] - e["ts"] % w == start]
-        expected = {f: float(last[f]) for f in view.raw_fields}
-        expected["count_5m"] = float(len(win))
-        for f in view.fields:
-            expected[f"{f}_mean_5m"] = sum(e[f] for e in win) / len(win)
-            expected[f"{f}_last_5m"] = float(last[f])
-        assert vec.event_ts == last["ts"]
-        assert vec.values == pytest.approx(expected, rel=1e-12), entity
+    await assert_store_matches_events(cfg, stream, messages)
 
 
 async def test_embedded_and_kafka_give_the_same_predictions(services: tuple[str, str]) -> None:

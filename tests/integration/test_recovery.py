@@ -10,15 +10,13 @@ import subprocess
 import sys
 import time
 
-import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from featurestore import RedisStore
 from streams.config import RiffleConfig, parse_config
 from streams.workload import Workload
 from tests.conftest import ROOT, fresh_raw
-from tests.integration.helpers import collect, publish
+from tests.integration.helpers import assert_store_matches_events, collect, publish
 
 pytestmark = pytest.mark.integration
 
@@ -102,24 +100,4 @@ async def test_features_and_predictions_survive_sigkill(services: tuple[str, str
     assert set(ids) <= valid
 
     # the aggregates in Redis equal those recomputed from the full event log
-    events = [orjson.loads(m.value) for m in messages if m.kind == "event" and not m.bad]
-    by_entity: dict[str, list[dict[str, float]]] = {}
-    for e in events:
-        by_entity.setdefault(e["entity"], []).append(e)
-    view = stream.view
-    sample = sorted(by_entity, key=lambda k: -len(by_entity[k]))[:20]
-    store = RedisStore(cfg.redis_url.get())
-    await store.start()
-    try:
-        stored = await store.read_many(view, sample)
-    finally:
-        await store.stop()
-    w = view.window_ms
-    for entity, vec in zip(sample, stored, strict=True):
-        assert vec is not None
-        last = by_entity[entity][-1]
-        win = [e for e in by_entity[entity] if e["ts"] // w == last["ts"] // w]
-        assert vec.values["count_5m"] == len(win), entity
-        assert vec.values["amount_mean_5m"] == pytest.approx(
-            sum(e["amount"] for e in win) / len(win), rel=1e-12
-        )
+    await assert_store_matches_events(cfg, stream, messages)
