@@ -184,3 +184,43 @@ def check_labels(y: npt.ArrayLike, n: int, mask: list[bool] | None = None) -> li
         raise InvalidInputError(f"row {i}: label must be 0 or 1, got {labels[i].item()!r}")
     result: list[bool] = positive.tolist()
     return result
+
+
+def check_target(y: object) -> float:
+    """Return a regression target as a finite float."""
+    if isinstance(y, numbers.Real | np.number) and not isinstance(y, bool | np.bool_):
+        value = float(y)
+        if math.isfinite(value):
+            return value
+    raise InvalidInputError(f"target must be a finite number, got {y!r}")
+
+
+def check_targets(y: npt.ArrayLike, n: int, mask: list[bool] | None = None) -> list[float]:
+    """Return regression targets as floats; rows outside `mask` may hold any number."""
+    targets = np.asarray(y)
+    if targets.shape != (n,):
+        raise InvalidInputError(f"expected {n} targets of shape ({n},), got shape {targets.shape}")
+    if targets.dtype.kind not in "iuf":
+        raise InvalidInputError(f"targets must be numeric, got dtype {targets.dtype}")
+    values = targets.astype(np.float64)
+    finite = np.isfinite(values)
+    if mask is not None:
+        finite |= ~np.asarray(mask, dtype=bool)
+        values = np.where(finite, values, 0.0)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise InvalidInputError(f"row {i}: target must be finite, got {targets[i].item()!r}")
+    result: list[float] = values.tolist()
+    return result
+
+
+Label = int | str | bool
+
+
+def check_class_label(y: object) -> Label:
+    """Return a multiclass label: an int, str or bool (JSON-able, so states stay portable)."""
+    if isinstance(y, np.generic):
+        y = y.item()
+    if isinstance(y, bool | int | str):
+        return y
+    raise InvalidInputError(f"class label must be an int, str or bool, got {y!r}")
