@@ -101,6 +101,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
             args.output or "bench/results/drivers.json",
         ]
         return driver_bench.main(rest)
+    if args.what == "models":
+        from streams import model_bench
+
+        model_bench.run(
+            n=args.events,
+            runs=args.runs,
+            batch=args.batch,
+            output=args.output or "bench/results/models.json",
+            cases=args.case or None,
+        )
+        return 0
     raise RiffleError(f"unknown benchmark {args.what!r}")
 
 
@@ -153,8 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_tail)
 
     b = sub.add_parser("bench", parents=[common], help="benchmarks (results in bench/results/)")
-    b.add_argument("what", choices=["drivers"])
-    b.add_argument("--events", type=int, default=100_000)
+    b.add_argument("what", choices=["drivers", "models"])
+    b.add_argument("--events", type=int, default=100_000, help="events (models: samples) per run")
+    b.add_argument("--batch", type=int, default=256, help="models: micro-batch size")
+    b.add_argument("--case", action="append", help="models: logreg+scaler, hoeffding_tree, ...")
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--output", default=None)
     b.set_defaults(func=cmd_bench)

@@ -137,7 +137,7 @@ class Learner:
         y_arr = np.asarray(ys, dtype=np.int64)
         m_arr = np.asarray(mask, dtype=bool)
         proba = self.model.predict_learn_many(X, y_arr, m_arr)
-        pred = (proba >= 0.5).astype(np.int64)
+        pred = (proba > 0.5).astype(np.int64)
         # prequential outcomes: inline labels score their own prediction; a delayed label scores
         # the prediction its event got when it arrived
         outcome_pred = pred.copy()
