@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,9 +73,16 @@ class FeatureProcessor:
         out = FeatureBatch()
         decode = self.schema.decode
         update = self._aggregator.update
+        max_future = self.schema.max_future_ms
         for rec in records:
             try:
                 event = decode(rec.value)
+                if rec.timestamp > 0 and event.ts > rec.timestamp + max_future:
+                    raise InvalidEventError(
+                        "future_timestamp",
+                        f"event time {event.ts} is more than {max_future} ms after it was "
+                        f"produced ({rec.timestamp})",
+                    )
                 reply_to, correlation_id = _reply_headers(rec.headers)
                 fields = event.fields
                 agg_values = [float(fields[f]) for f in self._agg_fields]  # type: ignore[arg-type]
@@ -137,10 +145,17 @@ def _reply_headers(headers: tuple[tuple[str, bytes], ...]) -> tuple[str | None, 
     reply_to = correlation_id = None
     try:
         for k, v in headers:
+            if v is None:  # Kafka allows null header values
+                continue
             if k == "reply-to":
                 reply_to = v.decode()
+                if not _TOPIC.fullmatch(reply_to):
+                    raise InvalidEventError("bad_header", f"reply-to {reply_to!r} is no topic name")
             elif k == "correlation-id":
                 correlation_id = v.decode()
     except UnicodeDecodeError:
         raise InvalidEventError("bad_header", "reply-to / correlation-id is not UTF-8") from None
     return reply_to, correlation_id
+
+
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")

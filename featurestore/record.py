@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,19 +106,52 @@ class FeatureRecord:
     def from_json(cls, raw: bytes, names: tuple[str, ...]) -> FeatureRecord:
         """Decode a features record; `names` is the consumer's view of the feature order."""
         body = orjson.loads(raw)
-        feats = body["features"]
+        if not isinstance(body, dict):
+            raise ValueError("features record must be a JSON object")
+        feats = body.get("features")
         source = body.get("source") or {}
-        return cls(
-            event_id=body["event_id"],
-            entity=body["entity"],
-            ts=body["ts"],
-            values=[float(feats[n]) for n in names],
-            label=body.get("label"),
-            view=body["view"],
-            version=body["version"],
+        if not isinstance(feats, dict) or not isinstance(source, dict):
+            raise ValueError("features record needs 'features' and 'source' objects")
+        values = [feats.get(n) for n in names]
+        bad = [
+            n
+            for n, v in zip(names, values, strict=True)
+            if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v)
+        ]
+        if bad:
+            raise ValueError(f"features record lacks finite values for {bad}")
+        label = body.get("label")
+        if label not in (None, 0, 1) or isinstance(label, float):
+            raise ValueError(f"features record has an invalid label {label!r}")
+        record = cls(
+            event_id=body.get("event_id"),  # type: ignore[arg-type]
+            entity=body.get("entity"),  # type: ignore[arg-type]
+            ts=body.get("ts"),  # type: ignore[arg-type]
+            values=[float(v) for v in values],  # type: ignore[arg-type]
+            label=None if label is None else int(label),
+            view=body.get("view"),  # type: ignore[arg-type]
+            version=body.get("version"),  # type: ignore[arg-type]
             topic=source.get("topic", ""),
             partition=source.get("partition", 0),
             offset=source.get("offset", -1),
             names=names,
             source_ts=source.get("timestamp", 0),
         )
+        for field_name, kind in _TYPES:
+            value = getattr(record, field_name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError(f"features record field {field_name!r} is {value!r}")
+        return record
+
+
+_TYPES = (
+    ("event_id", str),
+    ("entity", str),
+    ("ts", int),
+    ("view", str),
+    ("version", int),
+    ("topic", str),
+    ("partition", int),
+    ("offset", int),
+    ("source_ts", int),
+)

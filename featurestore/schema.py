@@ -15,6 +15,8 @@ from featurestore.exceptions import InvalidEventError
 
 __all__ = ["Event", "EventSchema", "FieldSpec"]
 
+_MAX_TS = 2**53  # milliseconds that a float64 still holds exactly
+
 _TYPES = ("float", "int", "bool", "str")
 
 
@@ -64,12 +66,20 @@ class EventSchema:
     label_field: str = "label"
     timestamp_unit: str = "ms"
     max_event_bytes: int = 65536
+    # a finite but huge value (1e308) would overflow sums and a model's weights downstream
+    max_abs_value: float = 1e12
+    # how far an event's own time may run ahead of the time it was produced (Kafka timestamp)
+    max_future_ms: int = 86_400_000
 
     def __post_init__(self) -> None:
         if self.timestamp_unit not in ("ms", "s"):
             raise ValueError(f"timestamp_unit must be 'ms' or 's', got {self.timestamp_unit!r}")
         if self.max_event_bytes <= 0:
             raise ValueError("max_event_bytes must be positive")
+        if not self.max_abs_value > 0:
+            raise ValueError("max_abs_value must be positive")
+        if self.max_future_ms < 0:
+            raise ValueError("max_future_ms must be >= 0")
         reserved = {self.id_field, self.entity_field, self.timestamp_field, self.label_field}
         clash = reserved & set(self.fields)
         if clash:
@@ -107,6 +117,10 @@ class EventSchema:
                 "missing_field", f"missing or invalid timestamp field {self.timestamp_field!r}"
             )
         ts_ms = round(ts * 1000) if self.timestamp_unit == "s" else int(ts)
+        if not 0 <= ts_ms < _MAX_TS:
+            raise InvalidEventError(
+                "invalid_timestamp", f"timestamp {ts!r} is outside 1970 .. year 285,000"
+            )
         values: dict[str, float | int | bool | str | None] = {}
         for name, spec in self.fields.items():
             value = obj.get(name)
@@ -115,7 +129,16 @@ class EventSchema:
                     raise InvalidEventError("missing_field", f"missing required field {name!r}")
                 values[name] = None
                 continue
-            values[name] = _check_type(name, spec.type, value)
+            checked = _check_type(name, spec.type, value)
+            if (
+                isinstance(checked, int | float)
+                and not isinstance(checked, bool)
+                and abs(checked) > self.max_abs_value
+            ):
+                raise InvalidEventError(
+                    "out_of_range", f"field {name!r} exceeds ±{self.max_abs_value:g}"
+                )
+            values[name] = checked
         label = obj.get(self.label_field)
         if label is not None:
             if label not in (0, 1) or isinstance(label, float):

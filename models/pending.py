@@ -22,6 +22,9 @@ class PendingBuffer(Generic[T]):
     (None, 'y', 1)
     >>> buf.expire(now_ts=5000), len(buf)
     (1, 0)
+    >>> buf.put("early", "label", ts=0)  # the clock is not known yet: no age
+    >>> buf.expire(now_ts=10**12), buf.pop("early")
+    (0, 'label')
     """
 
     def __init__(self, max_size: int = 100_000, max_age_ms: int = 3_600_000) -> None:
@@ -55,14 +58,27 @@ class PendingBuffer(Generic[T]):
         return None if hit is None else hit[1]
 
     def expire(self, now_ts: int) -> int:
-        """Evict items older than `max_age_ms` before `now_ts`; return how many."""
+        """Evict items older than `max_age_ms` before `now_ts`; return how many.
+
+        An item put before the clock was known (ts <= 0, e.g. a label that reached a fresh
+        learner before any event did) has no age yet: it is stamped `now_ts` here instead.
+        """
+        if now_ts <= 0:
+            return 0
         cutoff = now_ts - self.max_age_ms
+        items = self._items
         n = 0
-        while self._items:
-            key, (ts, _) = next(iter(self._items.items()))
+        restamped = 0
+        while items and restamped <= len(items):
+            key, (ts, value) = next(iter(items.items()))
+            if ts <= 0:
+                items[key] = (now_ts, value)
+                items.move_to_end(key)
+                restamped += 1
+                continue
             if ts >= cutoff:
                 break
-            del self._items[key]
+            del items[key]
             n += 1
         self.n_evicted += n
         return n

@@ -8,8 +8,8 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 
-from models._kernels import scaled_logistic_sgd
-from models._validation import FeatureSpace
+from models._kernels import scaled_logistic
+from models._validation import FeatureSpace, check_labels, check_mask
 from models.base.classifier import Classifier
 from models.base.transformer import Transformer
 from models.exceptions import InvalidInputError
@@ -34,9 +34,16 @@ class Pipeline(Classifier):
     Follows River's `compose.Pipeline`: predicting transforms the row with the transformers'
     current statistics without updating them; learning updates each transformer with the row,
     transforms the row with the updated statistics and passes it on, and the classifier learns
-    the result. `StandardScaler() | LogisticRegression()` runs in one fused loop. The steps are
-    shared, not copied (learn through the pipeline, not through a step), and every transformer
-    keeps the feature names of its input.
+    the result. `StandardScaler() | LogisticRegression()` runs in one fused loop.
+    The steps are shared, not copied (learn through the pipeline, not through a step), and every
+    transformer keeps the feature names of its input.
+
+    When the classifier is a `LogisticRegression(mini_batch=True)`, `learn_many` and
+    `predict_learn_many` run in mini-batch mode: every row of a call is predicted with the state
+    before the call; then each transformer learns the call's learned rows at once (a
+    `StandardScaler(mini_batch=True)` with one vectorised update) and transforms them with its
+    updated statistics, and the model takes one step on the result. `StandardScaler(mini_batch=
+    True) | LogisticRegression(mini_batch=True)` is thus fully vectorised.
 
     Parameters
     ----------
@@ -48,9 +55,10 @@ class Pipeline(Classifier):
     --------
     >>> import random
     >>> from models import LogisticRegression, metrics
+    >>> from models.optim import SGD
     >>> from models.preprocessing import StandardScaler
     >>> rng = random.Random(7)
-    >>> model = StandardScaler() | LogisticRegression(lr=0.1)
+    >>> model = StandardScaler() | LogisticRegression(optimizer=SGD(0.1))
     >>> accuracy = metrics.Accuracy()
     >>> for _ in range(2000):
     ...     x = {"age": rng.uniform(20, 80), "income": rng.gauss(50_000, 15_000)}
@@ -93,6 +101,7 @@ class Pipeline(Classifier):
             and type(final) is LogisticRegression
         ):
             self._fused = (chain[0], final)
+        self._batched = isinstance(final, LogisticRegression) and final.mini_batch
         self._space = space
         self._allocate()
 
@@ -104,6 +113,19 @@ class Pipeline(Classifier):
         for step in self._transformers:
             matrix = step._transform_matrix(matrix)
         return self._final.predict_proba_many(matrix)
+
+    def learn_many(self, X: npt.ArrayLike, y: npt.ArrayLike) -> None:
+        if self._batched:
+            self._mini_batch(X, y, None, predict=False)
+        else:
+            super().learn_many(X, y)
+
+    def predict_learn_many(
+        self, X: npt.ArrayLike, y: npt.ArrayLike, learn_mask: npt.ArrayLike | None = None
+    ) -> npt.NDArray[np.float64]:
+        if self._batched:
+            return self._mini_batch(X, y, learn_mask, predict=True)
+        return super().predict_learn_many(X, y, learn_mask)
 
     def state_dict(self) -> dict[str, Any]:
         """The steps' states, keys prefixed with the step's index (`"0.means"`, ...)."""
@@ -138,6 +160,39 @@ class Pipeline(Classifier):
             step._space.fit(self._space)
             step._allocate()
 
+    def _mini_batch(
+        self, X: npt.ArrayLike, y: npt.ArrayLike, learn_mask: npt.ArrayLike | None, predict: bool
+    ) -> npt.NDArray[np.float64]:
+        """The batch methods when the model is in mini-batch mode: predict every row with the
+        state before the call, then each transformer learns the learned rows at once and
+        transforms them for the next step, and the model takes its one step."""
+        matrix = self._space.encode_many(X)
+        n = matrix.shape[0]
+        mask = check_mask(learn_mask, n)
+        check_labels(y, n, mask)
+        labels = (np.asarray(y) == 1).astype(np.float64)  # validated: cheaper than its list
+        if self._space.width is None:
+            self._adopt(FeatureSpace(width=matrix.shape[1]))
+        model = self._final
+        assert isinstance(model, LogisticRegression)
+        probas = np.empty(0)
+        if predict:
+            z = matrix
+            for step in self._transformers:
+                z = step._transform_matrix(z)
+            probas = model._fast_outputs(z)
+        if mask is not None:
+            keep = np.array(mask, dtype=bool)
+            matrix, labels = matrix[keep], labels[keep]
+        for step in self._transformers:
+            if isinstance(step, StandardScaler):
+                step._learn_matrix(matrix)
+            else:
+                step._learn_rows(matrix.tolist())
+            matrix = step._transform_matrix(matrix)
+        model._learn_matrix(matrix, labels)
+        return probas
+
     def _run(
         self,
         rows: list[list[float]],
@@ -147,16 +202,20 @@ class Pipeline(Classifier):
     ) -> None:
         if self._fused is not None:
             scaler, model = self._fused
-            scaler._count, model._intercept = scaled_logistic_sgd(
-                (scaler._count, scaler._means, scaler._variances, scaler._stds, scaler.with_std),
+            count = scaler._count
+            scaler._count, model._intercept = scaled_logistic(
+                (count, scaler._means, scaler._variances, scaler._stds, scaler.with_std),
                 model._weights,
                 model._intercept,
                 rows,
                 labels,
                 mask,
-                model._hyper,
+                model._sgd_hyper,
+                model._learn_row,
                 probas,
             )
+            if model._sgd_hyper is not None:
+                model._optimizer._n_iterations += scaler._count - count
             return
         transformers, final = self._transformers, self._final
         for row, y, learn in zip(rows, labels, mask, strict=False):

@@ -168,6 +168,7 @@ class StreamMonitor:
         return {
             "drift": self.drift.state_dict(),
             "anomaly": self.anomaly.state_dict(),
+            "recent": list(self._recent),
             "counters": [
                 self._since_drift,
                 self.n_outcomes,
@@ -180,6 +181,7 @@ class StreamMonitor:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.drift.load_state_dict(state["drift"])
         self.anomaly.load_state_dict(state["anomaly"])
+        self._recent = deque((float(v) for v in state["recent"]), maxlen=200)
         (self._since_drift, self.n_outcomes, self.n_vectors, self.n_drifts, self.n_anomalies) = (
             int(v) for v in state["counters"]
         )

@@ -93,10 +93,9 @@ def unpack(data: bytes) -> Checkpoint:
             if len(obj) == 1 and "__ndarray__" in obj:
                 return arrays[obj["__ndarray__"]]
             return {k: fill(v) for k, v in obj.items()}
-        # lists of numbers (entity windows, pending vectors) need no visit
-        if isinstance(obj, list) and obj and isinstance(obj[0], dict | list):
+        if isinstance(obj, list) and any(isinstance(v, dict | list) for v in obj):
             return [fill(v) for v in obj]
-        return obj
+        return obj  # a list of plain numbers (an entity's window) needs no visit
 
     state = fill(orjson.loads(raw_state)) if arrays else orjson.loads(raw_state)
     return Checkpoint(state, {k: int(v) for k, v in header["offsets"].items()})

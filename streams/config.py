@@ -26,6 +26,7 @@ __all__ = [
     "StreamConfig",
     "Topics",
     "load_config",
+    "model_from_config",
     "parse_config",
 ]
 
@@ -105,9 +106,12 @@ class Topics:
 class ModelConfig:
     type: str = "logistic_regression"
     name: str = "model"
+    optimizer: str = "sgd"
     lr: float = 0.05
+    l1: float = 0.0
     l2: float = 0.0
     scale: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,8 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
             "label_field",
             "timestamp_unit",
             "max_event_bytes",
+            "max_abs_value",
+            "max_future_ms",
         },
     )
     fields: dict[str, FieldSpec] = {}
@@ -275,11 +281,25 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
     m_raw = _table(raw, "model", f"{key}.model")
     _only(m_raw, f"{key}.model", set(ModelConfig.__dataclass_fields__))
     model = ModelConfig(**m_raw)
-    if model.type != "logistic_regression":
-        raise ConfigError(f"{key}.model.type", f"unknown model {model.type!r}")
+    from streams.model_factory import MODEL_TYPES, OPTIMIZERS
+
+    if model.type not in MODEL_TYPES:
+        raise ConfigError(
+            f"{key}.model.type", f"unknown model {model.type!r}; known: {sorted(MODEL_TYPES)}"
+        )
+    if model.optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"{key}.model.optimizer",
+            f"unknown optimizer {model.optimizer!r}; known: {sorted(OPTIMIZERS)}",
+        )
     _positive(f"{key}.model.lr", model.lr)
-    if model.l2 < 0:
-        raise ConfigError(f"{key}.model.l2", "must be >= 0")
+    for penalty in ("l1", "l2"):
+        if getattr(model, penalty) < 0:
+            raise ConfigError(f"{key}.model.{penalty}", "must be >= 0")
+    try:
+        model_from_config(model)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}.model.params", str(exc)) from None
     mon_raw = _table(raw, "monitor", f"{key}.monitor")
     _only(mon_raw, f"{key}.monitor", set(MonitorConfig.__dataclass_fields__))
     monitor = MonitorConfig(**mon_raw)
@@ -292,6 +312,13 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
     max_pending = raw.get("max_pending_labels", 100_000)
     _positive(f"{key}.max_pending_labels", max_pending)
     return StreamConfig(name, topics, partitions, schema, view, model, monitor, max_pending)
+
+
+def model_from_config(cfg: ModelConfig) -> Any:
+    """A fresh model as `cfg` describes it."""
+    from streams.model_factory import build_model
+
+    return build_model(cfg.type, cfg.optimizer, cfg.lr, cfg.l1, cfg.l2, cfg.scale, dict(cfg.params))
 
 
 def _table(raw: Mapping[str, Any], name: str, key: str | None = None) -> Mapping[str, Any]:

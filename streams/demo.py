@@ -185,7 +185,7 @@ async def kafka_demo(
         last_view = 0.0
         recent: list[int] = []
         deadline = time.monotonic() + timeout_s
-        while len(report.predictions) + len(report.dead) < wl.n_events:
+        while len(report.predictions) + report.n_dead_events() < wl.n_events:
             if time.monotonic() > deadline:
                 print(f"\ntimed out after {timeout_s:.0f}s", file=out)
                 break
@@ -262,15 +262,21 @@ def _log_path() -> str:
     return str(Path(os.environ.get("TMPDIR", "/tmp")) / "riffle-demo-worker.log")
 
 
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=1) as resp:
+        body: bytes = resp.read()
+        return body
+
+
 async def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the worker exited with {proc.returncode}; see {_log_path()}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as resp:
-                if json.loads(resp.read()).get("ok"):
-                    return
+            body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/health")
+            if json.loads(body).get("ok"):
+                return
         except OSError:
             pass
         await asyncio.sleep(0.5)

@@ -9,21 +9,15 @@ from typing import Any
 import numpy as np
 
 from featurestore import FeatureRecord
-from models import LogisticRegression, Pipeline
 from models.metrics import Accuracy, RollingAccuracy
 from models.pending import PendingBuffer
-from models.preprocessing import StandardScaler
-from streams.config import ModelConfig
+from streams.config import ModelConfig, model_from_config
+from streams.model_factory import positive_proba
 from streams.records import Prediction
 
-__all__ = ["Label", "Learner", "build_model"]
+__all__ = ["Label", "Learner"]
 
 Label = tuple[str, int]
-
-
-def build_model(cfg: ModelConfig) -> Pipeline | LogisticRegression:
-    lr = LogisticRegression(lr=cfg.lr, l2=cfg.l2)
-    return StandardScaler() | lr if cfg.scale else lr
 
 
 class Learner:
@@ -54,7 +48,7 @@ class Learner:
         self.names = names
         self.model_config = model
         self.version = version
-        self.model = build_model(model)
+        self.model = model_from_config(model)
         self.model_id = f"{model.name}@{version}"
         self._pending: PendingBuffer[list[Any]] = PendingBuffer(max_pending, label_ttl_ms)
         self._early: PendingBuffer[int] = PendingBuffer(max_pending, label_ttl_ms)
@@ -62,7 +56,11 @@ class Learner:
         self._rolling = RollingAccuracy(window_size=1000)
         self.n_predicted = 0
         self.n_learned = 0
+        self.n_replayed = 0
         self.watermark = 0
+        # highest source-event offset seen per "topic:partition": a feature stage that restarts
+        # from its checkpoint re-emits records; they must not be predicted or learned twice
+        self._seen: dict[str, int] = {}
 
     @property
     def accuracy(self) -> float:
@@ -106,9 +104,15 @@ class Learner:
         waiting: dict[str, int] = {}  # unlabelled events of this batch: event id -> row
         # label rows: (row, y, row of the event's prediction, or -1 and its stored prediction)
         late: list[tuple[int, int, int, int]] = []
-        early, pending = self._early, self._pending
+        early, pending, seen = self._early, self._pending, self._seen
         for it in items:
             if isinstance(it, FeatureRecord):
+                if it.offset >= 0:
+                    source = f"{it.topic}:{it.partition}"
+                    if it.offset <= seen.get(source, -1):
+                        self.n_replayed += 1
+                        continue
+                    seen[source] = it.offset
                 label = it.label if it.label is not None else early.pop(it.event_id)
                 if label is None:
                     waiting[it.event_id] = len(rows)
@@ -136,7 +140,7 @@ class Learner:
         X = np.array(rows, dtype=float)
         y_arr = np.asarray(ys, dtype=np.int64)
         m_arr = np.asarray(mask, dtype=bool)
-        proba = self.model.predict_learn_many(X, y_arr, m_arr)
+        proba = positive_proba(self.model, self.model.predict_learn_many(X, y_arr, m_arr))
         pred = (proba > 0.5).astype(np.int64)
         # prequential outcomes: inline labels score their own prediction; a delayed label scores
         # the prediction its event got when it arrived
@@ -189,7 +193,8 @@ class Learner:
             "rolling": self._rolling.state_dict(),
             "pending": self._pending.state_dict(),
             "early": self._early.state_dict(),
-            "counters": [self.n_predicted, self.n_learned, self.watermark],
+            "counters": [self.n_predicted, self.n_learned, self.watermark, self.n_replayed],
+            "seen": dict(self._seen),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -198,4 +203,7 @@ class Learner:
         self._rolling.load_state_dict(state["rolling"])
         self._pending.load_state_dict(state["pending"])
         self._early.load_state_dict(state["early"])
-        self.n_predicted, self.n_learned, self.watermark = (int(v) for v in state["counters"])
+        self.n_predicted, self.n_learned, self.watermark, self.n_replayed = (
+            int(v) for v in state["counters"]
+        )
+        self._seen = {str(k): int(v) for k, v in state["seen"].items()}

@@ -3,6 +3,7 @@ topics."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
@@ -16,6 +17,8 @@ from streams.records import decode_label
 from streams.stage_loop import Batch, StageLoop
 
 __all__ = ["LearnerLoop"]
+
+log = logging.getLogger("riffle.learner")
 
 
 class LearnerLoop(StageLoop):
@@ -50,6 +53,13 @@ class LearnerLoop(StageLoop):
                     items.append(decode_label(value))
                     continue
                 rec = FeatureRecord.from_json(value, names)
+                for k, v in m.headers:
+                    if v is None:
+                        continue
+                    if k == "reply-to":
+                        rec.reply_to = v.decode()
+                    elif k == "correlation-id":
+                        rec.correlation_id = v.decode()
             except (
                 InvalidEventError,
                 orjson.JSONDecodeError,
@@ -71,26 +81,25 @@ class LearnerLoop(StageLoop):
                     )
                 )
                 continue
-            for k, v in m.headers:
-                if k == "reply-to":
-                    rec.reply_to = v.decode()
-                elif k == "correlation-id":
-                    rec.correlation_id = v.decode()
             features.append(rec)
             items.append(rec)
         futs = await self.send_dead(dead)
         send = self.producer.send
         out = self.cfg.topics.predictions
-        for rec, pred in zip(features, self.learner.process_mixed(items), strict=True):
+        by_id = {r.event_id: r for r in features}
+        # replays of records already learned are skipped, so pair predictions by event id
+        for pred in self.learner.process_mixed(items):
+            rec = by_id[pred.event_id]
             value = pred.to_json()
             key = rec.entity.encode()
             ts = rec.source_ts or None
             futs.append(await send(out, value, key=key, timestamp_ms=ts))
             if rec.reply_to:
+                # best effort: the prediction is on the predictions topic whatever happens to
+                # the reply, and a requester's bad reply topic must not stall the stream
                 headers = [("correlation-id", (rec.correlation_id or "").encode())]
-                futs.append(
-                    await send(rec.reply_to, value, key=key, headers=headers, timestamp_ms=ts)
-                )
+                reply = await send(rec.reply_to, value, key=key, headers=headers, timestamp_ms=ts)
+                reply.add_done_callback(self._reply_done)
         lr = self.learner
         METRICS.set(
             "riffle_prequential_accuracy", lr.accuracy, stream=self.stream, model=lr.model_id
@@ -100,6 +109,11 @@ class LearnerLoop(StageLoop):
         )
         METRICS.set("riffle_unmatched_labels", lr.n_unmatched_labels, stream=self.stream)
         return futs
+
+    def _reply_done(self, fut: Any) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            METRICS.inc("riffle_reply_errors_total", 1, stream=self.stream)
+            log.warning("reply failed: %s", "cancelled" if fut.cancelled() else fut.exception())
 
     def state_dict(self, partition: int | None) -> dict[str, Any]:
         return self.learner.state_dict()

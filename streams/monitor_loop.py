@@ -41,38 +41,46 @@ class MonitorLoop(StageLoop):
         # Anomaly scores need the feature vectors in order, drift the outcomes in order; the two
         # do not depend on each other, so each topic's records go to the stage together.
         for tp, msgs in _by_topic(batch):
-            try:
-                if tp.topic == t.features:
-                    recs = [FeatureRecord.from_json(m.value or b"", names) for m in msgs]
-                    alerts.extend(self.stage_obj.on_features(recs))
-                elif tp.topic == t.predictions:
-                    preds = [Prediction.from_json(m.value or b"") for m in msgs]
-                    srcs = [
-                        (tp.topic, p, m.offset) for p, m in zip(_parts(msgs), msgs, strict=True)
-                    ]
-                    alerts.extend(self.stage_obj.on_predictions(preds, srcs))
-                else:
-                    labels = []
-                    for m in msgs:
-                        try:
-                            labels.append(decode_label(m.value or b""))
-                        except InvalidEventError:
-                            METRICS.inc("riffle_monitor_skipped_total", 1, stream=self.stream)
-                    alerts.extend(self.stage_obj.on_labels(labels))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                METRICS.inc("riffle_monitor_skipped_total", len(msgs), stream=self.stream)
-                log.error(
-                    "monitor skipped %d records of %s from offset %d: %s",
-                    len(msgs),
-                    tp.topic,
-                    msgs[0].offset,
-                    exc,
-                )
+            if tp.topic == t.features:
+                recs = self._decode(msgs, lambda v: FeatureRecord.from_json(v, names))
+                alerts.extend(self.stage_obj.on_features(recs))
+            elif tp.topic == t.predictions:
+                good = [
+                    (m, p)
+                    for m, p in zip(
+                        msgs, self._decode(msgs, Prediction.from_json, keep_none=True), strict=True
+                    )
+                    if p is not None
+                ]
+                srcs = [(tp.topic, m.partition, m.offset) for m, _ in good]
+                alerts.extend(self.stage_obj.on_predictions([p for _, p in good], srcs))
+            else:
+                alerts.extend(self.stage_obj.on_labels(self._decode(msgs, decode_label)))
         futs = []
         for a in alerts:
             futs.append(await self.producer.send(t.alerts, a.to_json(), key=a.stream.encode()))
             METRICS.inc("riffle_alerts_total", 1, stream=self.stream, kind=a.kind)
         return futs
+
+    def _decode(self, msgs: list[Record], decode: Any, keep_none: bool = False) -> list[Any]:
+        """Decode each record on its own: a bad one is counted and logged (the learner, which
+        reads the same topics, dead-letters it), the others are kept."""
+        out = []
+        for m in msgs:
+            try:
+                out.append(decode(m.value or b""))
+            except (
+                InvalidEventError,
+                orjson.JSONDecodeError,
+                KeyError,
+                TypeError,
+                ValueError,
+            ) as exc:
+                METRICS.inc("riffle_monitor_skipped_total", 1, stream=self.stream)
+                log.warning("monitor skipped %s:%d@%d: %s", m.topic, m.partition, m.offset, exc)
+                if keep_none:
+                    out.append(None)
+        return out
 
     def state_dict(self, partition: int | None) -> dict[str, Any]:
         return self.stage_obj.state_dict()
@@ -89,7 +97,3 @@ def _by_topic(batch: Batch) -> list[tuple[TopicPartition, list[Record]]]:
     for tp, m in batch:
         groups.setdefault(tp.topic, (tp, []))[1].append(m)
     return list(groups.values())
-
-
-def _parts(msgs: list[Record]) -> list[int]:
-    return [m.partition for m in msgs]

@@ -45,8 +45,25 @@ class MonitorStage:
         self._early: PendingBuffer[int] = PendingBuffer(cfg.max_pending_labels, label_ttl_ms)
         self.watermark = 0
         self.model_version: str | None = None
+        # replays after a crash upstream: skip what was already observed (by source event)
+        self._seen_features: dict[str, int] = {}
+        self._seen_predictions: dict[str, int] = {}
+        self.n_replayed = 0
+
+    def _fresh(self, seen: dict[str, int], topic: str, partition: int, offset: int) -> bool:
+        if offset < 0:
+            return True
+        source = f"{topic}:{partition}"
+        if offset <= seen.get(source, -1):
+            self.n_replayed += 1
+            return False
+        seen[source] = offset
+        return True
 
     def on_features(self, records: Sequence[FeatureRecord]) -> list[Alert]:
+        records = [
+            r for r in records if self._fresh(self._seen_features, r.topic, r.partition, r.offset)
+        ]
         if not records:
             return []
         X = np.array([r.values for r in records], dtype=float)
@@ -64,6 +81,14 @@ class MonitorStage:
         srcs: list[Source] = []
         ids: list[str] = []
         for p, src in zip(preds, sources, strict=True):
+            origin = p.source
+            if not self._fresh(
+                self._seen_predictions,
+                str(origin.get("topic", "")),
+                int(origin.get("partition", 0)),
+                int(origin.get("offset", -1)),
+            ):
+                continue
             self.model_version = p.model
             label = p.label if p.label is not None else self._early.pop(p.event_id)
             if label is None:
@@ -102,6 +127,7 @@ class MonitorStage:
             "early": self._early.state_dict(),
             "watermark": self.watermark,
             "model_version": self.model_version,
+            "seen": [self._seen_features, self._seen_predictions, self.n_replayed],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -110,3 +136,7 @@ class MonitorStage:
         self._early.load_state_dict(state["early"])
         self.watermark = int(state["watermark"])
         self.model_version = state["model_version"]
+        features, predictions, n = state["seen"]
+        self._seen_features = {str(k): int(v) for k, v in features.items()}
+        self._seen_predictions = {str(k): int(v) for k, v in predictions.items()}
+        self.n_replayed = int(n)

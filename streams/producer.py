@@ -68,6 +68,10 @@ class EventProducer:
     ) -> Awaitable[Any]:
         """Queue one event; returns a future resolved when Kafka has it."""
         if isinstance(event, bytes):
+            if key is None:
+                # the entity decides the partition, so an entity's events stay in order and
+                # in one window state; raw bytes do not say which entity they are for
+                raise ValueError("send_event(bytes) needs key= (the entity id)")
             value = event
         else:
             value = orjson.dumps(event)

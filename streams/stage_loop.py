@@ -80,6 +80,13 @@ class StageLoop:
         self._dirty = False
         self._buffers: dict[TopicPartition, deque[Record]] = {}
         self._empty_since: dict[TopicPartition, float] = {}
+        # Partitions whose state and position are set up, with the next offset expected from
+        # each: records fetched before `on_assigned` finished (or from a stale position) are
+        # dropped, never processed against the wrong state.
+        self._expected: dict[TopicPartition, int] = {}
+        self._reseeks: dict[TopicPartition, int] = {}  # set up, nothing admitted yet: re-seeks
+        self._failure: BaseException | None = None
+        self._poisoned = False
         self.n_in = 0
         self.ready = asyncio.Event()
 
@@ -117,9 +124,12 @@ class StageLoop:
         consumer = self._require()
         timeout = self.runtime.batch_timeout_ms
         while not self._stopping.is_set():
+            if self._failure is not None:
+                raise self._failure
             fetched = await consumer.getmany(
                 timeout_ms=timeout, max_records=self.runtime.batch_size
             )
+            fetched = await self._admit(fetched)
             if self.align:
                 batch = self._merge(fetched)
             else:
@@ -139,7 +149,8 @@ class StageLoop:
         if self._consumer is None:
             return
         async with self._lock:
-            if self._dirty:
+            # a batch that failed half-way left state ahead of the offsets: never save that
+            if self._dirty and not self._poisoned and self._failure is None:
                 await self.checkpoint(list(self._next))
         await self._consumer.stop()
         self._consumer = None
@@ -151,14 +162,40 @@ class StageLoop:
 
     # -- batches, checkpoints, rebalances ----------------------------------------------------
 
+    async def _admit(
+        self, fetched: dict[TopicPartition, list[Record]]
+    ) -> dict[TopicPartition, list[Record]]:
+        """Keep only records that continue each initialised partition where it stands."""
+        admitted: dict[TopicPartition, list[Record]] = {}
+        for tp, msgs in fetched.items():
+            expected = self._expected.get(tp)
+            if expected is None:
+                continue  # not set up yet: `on_assigned` will seek it
+            keep = [m for m in msgs if m.offset >= expected]
+            if not keep:
+                continue
+            if keep[0].offset > expected and self._reseeks.get(tp) == 0:
+                # the first records after an assignment must start where the state stands;
+                # these came from another position (fetched before the seek). Seek once more;
+                # a second gap is a real one (e.g. a transaction marker) and is accepted.
+                self._reseeks[tp] = 1
+                self._require().seek(tp, expected)
+                continue
+            self._reseeks.pop(tp, None)
+            admitted[tp] = keep
+            self._expected[tp] = keep[-1].offset + 1
+        return admitted
+
     async def _process(self, batch: Batch) -> None:
         t0 = time.perf_counter()
+        self._poisoned = True  # until the offsets below catch up with the state
         futures = await self.handle(batch)
         if futures:
             # every output acknowledged before the offsets that produced it can be checkpointed
             await asyncio.gather(*futures)
         for tp, m in batch:
             self._next[tp] = m.offset + 1
+        self._poisoned = False
         n = len(batch)
         self.n_in += n
         self._dirty = True
@@ -203,6 +240,16 @@ class StageLoop:
         return base if partition is None else f"{base}:{partition}"
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        # aiokafka only logs a listener's exception; a failed load must stop the loop instead
+        # of letting it process (and checkpoint over) the wrong state
+        try:
+            async with self._lock:
+                await self._assign(assigned)
+        except Exception as exc:
+            log.exception("%s/%s could not set up %s", self.stream, self.stage, assigned)
+            self._failure = exc
+
+    async def _assign(self, assigned: set[TopicPartition]) -> None:
         consumer = self._require()
         if self.per_partition:
             for tp in assigned:
@@ -275,19 +322,23 @@ class StageLoop:
         # Without a checkpoint the state is fresh, so the input must be read from its start
         # for state and position to agree.
         if offset is None:
-            await consumer.seek_to_beginning(tp)
+            offset = (await consumer.beginning_offsets([tp]))[tp]
             self._next.pop(tp, None)
         else:
-            consumer.seek(tp, offset)
             self._next[tp] = offset
+        consumer.seek(tp, offset)
+        self._expected[tp] = offset
+        self._reseeks[tp] = 0
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._lock:
-            if self._dirty and revoked:
+            if self._dirty and revoked and not self._poisoned and self._failure is None:
                 await self.checkpoint(revoked if self.per_partition else list(self._next))
             for tp in revoked:
                 self._next.pop(tp, None)
                 self._buffers.pop(tp, None)
+                self._expected.pop(tp, None)
+                self._reseeks.pop(tp, None)
                 if self.per_partition:
                     self.drop_partition(tp.partition)
 

@@ -93,6 +93,7 @@ def fresh_raw(**overrides: Any) -> dict[str, Any]:
     raw = tomllib.loads((ROOT / "riffle.toml").read_text())
     name = f"t{uuid.uuid4().hex[:10]}"
     stream = raw["streams"].pop("payments")
+    stream["features"]["name"] = name  # Redis keys are per view: keep tests apart
     for key, value in overrides.items():
         stream.setdefault(key, {}).update(value) if isinstance(value, dict) else stream.update(
             {key: value}

@@ -27,8 +27,9 @@ class Classifier(Estimator):
     --------
     >>> import numpy as np
     >>> from models import LogisticRegression
+    >>> from models.optim import SGD
     >>> from models.base import Classifier
-    >>> model = LogisticRegression(lr=0.5)
+    >>> model = LogisticRegression(optimizer=SGD(0.5))
     >>> isinstance(model, Classifier)
     True
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])

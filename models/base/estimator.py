@@ -21,8 +21,9 @@ class Estimator(abc.ABC):
     Examples
     --------
     >>> from models import LogisticRegression
+    >>> from models.optim import SGD
     >>> from models.base import Estimator
-    >>> model = LogisticRegression(lr=0.1)
+    >>> model = LogisticRegression(optimizer=SGD(0.1))
     >>> isinstance(model, Estimator), model.n_features_in_
     (True, None)
     >>> model.learn_one({"a": 1.0, "b": 2.0}, 1)

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
 
 from models.exceptions import InvalidInputError
 from models.metrics._pairs import hits
+from models.metrics.base import Codes, Metric
 
 __all__ = ["Accuracy"]
 
 
-class Accuracy:
+class Accuracy(Metric[float]):
     """Fraction of predictions equal to their label, over every pair seen.
 
-    Matches River's `metrics.Accuracy` (0.0 before any update). `update_many` equals calling
-    `update` on each pair in order.
+    Matches River's `metrics.Accuracy` (0.0 before any update). Labels of any type compare
+    with `==`. `update_many` equals calling `update` on each pair in order.
 
     Examples
     --------
@@ -33,6 +34,9 @@ class Accuracy:
     Accuracy: 60.00%
     """
 
+    bigger_is_better: ClassVar[bool | None] = True
+    _code_dtypes: ClassVar[tuple[str, ...]] = ("bool",)
+
     def __init__(self) -> None:
         self._reset()
 
@@ -45,15 +49,25 @@ class Accuracy:
         self._n += 1
         self._n_correct += bool(y_true == y_pred)
 
-    def update_many(self, y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> None:
-        """Count each pair of two 1-D arrays of the same length."""
-        matches = hits(y_true, y_pred)
-        self._n += matches.shape[0]
-        self._n_correct += int(np.count_nonzero(matches))
+    def _encode(self, y_true: npt.NDArray[Any], y_pred: npt.NDArray[Any], register: bool) -> Codes:
+        return (hits(y_true, y_pred),)
+
+    def _add(self, codes: Codes, sign: int) -> None:
+        (matches,) = codes
+        k, correct = matches.shape[0], int(np.count_nonzero(matches))
+        if sign < 0:
+            self._check_revert(self._n, k)
+            if correct > self._n_correct or k - correct > self._n - self._n_correct:
+                raise InvalidInputError("cannot revert pairs that were not counted")
+        self._n += sign * k
+        self._n_correct += sign * correct
 
     def get(self) -> float:
         """The current accuracy in [0, 1]."""
         return self._n_correct / self._n if self._n else 0.0
+
+    def clone(self) -> Self:
+        return type(self)()
 
     def state_dict(self) -> dict[str, Any]:
         """Counts, JSON-able."""
@@ -70,6 +84,3 @@ class Accuracy:
         if not 0 <= n_correct <= n:
             raise InvalidInputError(f"need 0 <= n_correct <= n, got {n_correct} and {n}")
         self._n, self._n_correct = n, n_correct
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}: {self.get():.2%}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import random
@@ -201,7 +202,8 @@ def test_feature_record_json_round_trip():
 
 
 def test_an_overflowing_sum_is_dead_lettered_and_leaves_state_alone():
-    proc = FeatureProcessor(SCHEMA, VIEW)
+    loose = dataclasses.replace(SCHEMA, max_abs_value=1.7e308)
+    proc = FeatureProcessor(loose, VIEW)
     out = proc.process(source([ev("1", "a", 0, x=1e308), ev("2", "a", 1, x=1e308)]))
     assert [d.reason for d in out.dead] == ["overflow"]
     assert proc.aggregates("a") == out.features[0].values[len(VIEW.raw_fields) :]
@@ -254,3 +256,12 @@ def test_constructor_accepts_int_and_bool_fields():
     proc = FeatureProcessor(SCHEMA, view)
     (rec,) = proc.process(source([ev("1", "a", 0, n=4)])).features
     assert rec.values == [4.0, 1.0]
+
+
+def test_events_far_ahead_of_their_production_time_are_refused():
+    proc = FeatureProcessor(SCHEMA, VIEW)
+    ahead = SourceRecord(ev("1", "a", 10 * 86_400_000, x=1.0), offset=0, timestamp=1_000)
+    ok = SourceRecord(ev("2", "a", 2_000, x=1.0), offset=1, timestamp=1_000)
+    out = proc.process([ahead, ok])
+    assert [d.reason for d in out.dead] == ["future_timestamp"]
+    assert [r.event_id for r in out.features] == ["2"]

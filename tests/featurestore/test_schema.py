@@ -232,3 +232,19 @@ BAD_CONFIG: list[tuple[str, Callable[[], object], str]] = [
 def test_bad_configuration_raises_value_error(build: Callable[[], object], match: str):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"id": "1", "entity": "a", "ts": 1e20, "x": 1.0}', "invalid_timestamp"),
+        (b'{"id": "1", "entity": "a", "ts": -5, "x": 1.0}', "invalid_timestamp"),
+        (b'{"id": "1", "entity": "a", "ts": 5, "x": 1e308}', "out_of_range"),
+        (b'{"id": "1", "entity": "a", "ts": 5, "x": -2e12}', "out_of_range"),
+    ],
+)
+def test_values_and_times_out_of_range_are_refused(body: bytes, reason: str) -> None:
+    schema = EventSchema(fields={"x": FieldSpec("float")})
+    with pytest.raises(InvalidEventError) as info:
+        schema.decode(body)
+    assert info.value.reason == reason

@@ -132,4 +132,5 @@ async def assert_store_matches_events(
                 elif agg == "last":
                     expected.append(values[-1])
         assert vec.event_ts == last["ts"], entity
-        assert [vec.values[n] for n in names] == pytest.approx(expected, rel=1e-12), entity
+        got = [vec.values[n] for n in names]
+        assert got == pytest.approx(expected, rel=1e-12), (entity, names, got, expected)

@@ -11,8 +11,10 @@ import sys
 import time
 
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.checkpoint import RedisCheckpoints
 from streams.config import RiffleConfig, parse_config
 from streams.workload import Workload
 from tests.conftest import ROOT, fresh_raw
@@ -98,6 +100,25 @@ async def test_features_and_predictions_survive_sigkill(services: tuple[str, str
     ids = [p.event_id for p in out.predictions]
     assert valid <= set(ids), f"missing after {elapsed:.0f}s: {len(valid - set(ids))}"
     assert set(ids) <= valid
+
+    # every labelled event was learned exactly once: replays after the crash were skipped
+    labelled = {m.index for m in messages if m.kind == "label"} | {
+        m.index for m in messages if m.kind == "event" and not m.bad and b'"label"' in m.value
+    }
+    valid_idx = {m.index for m in messages if m.kind == "event" and not m.bad}
+    client = aioredis.Redis.from_url(cfg.redis_url.get())
+    try:
+        ckpt = await RedisCheckpoints(client).load(f"{stream.name}:learner")
+    finally:
+        await client.aclose()
+    assert ckpt is not None
+    n_predicted, n_learned = ckpt.state["counters"][:2]
+    st = ckpt.state
+    assert n_learned == len(labelled & valid_idx), (
+        len(st["early"]["items"]), st["early"]["n_evicted"], len(st["pending"]["items"]),
+        st["pending"]["n_evicted"], st["counters"], [d.reason for d in out.dead][:5],
+    )
+    assert n_predicted == len(valid)
 
     # the aggregates in Redis equal those recomputed from the full event log
     await assert_store_matches_events(cfg, stream, messages)

@@ -47,6 +47,7 @@ async def test_cli_worker_health_metrics_and_tail(
     port = _free_port()
     text = (ROOT / "riffle.toml").read_text().replace("streams.payments", f"streams.{name}")
     text = text.replace("web_port = 6066", f"web_port = {port}")
+    text = text.replace('name = "payments"', f'name = "{name}"')  # its own Redis keys
     path = tmp_path / "riffle.toml"
     path.write_text(text)
     kafka, redis = services

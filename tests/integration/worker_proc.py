@@ -13,8 +13,10 @@ from streams.worker import Worker
 
 
 async def main(raw: str) -> None:
+    import logging
     import os
 
+    logging.basicConfig(level=logging.WARNING)
     cfg = parse_config(json.loads(raw), os.environ)
     worker = Worker(cfg)
     await worker.start()

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from models import InvalidInputError, LogisticRegression, Pipeline
+from models.optim import SGD, AdaGrad, Adam, FTRLProximal
+from models.optim.schedulers import InverseScaling
 from models.preprocessing import StandardScaler
 
 
@@ -13,12 +15,21 @@ class PlainScaler(StandardScaler):
     """Same arithmetic, but not fused by the pipeline: exercises the generic path."""
 
 
+MODELS = {
+    "defaults": dict,
+    "sgd-l2-clipped": lambda: {"optimizer": SGD(0.2), "l2": 0.05, "clip_gradient": 0.3},
+    "adam-l1": lambda: {"optimizer": Adam(0.05), "l1": 0.001, "intercept_init": 0.5},
+    "adagrad-schedule": lambda: {"optimizer": AdaGrad(), "intercept_lr": InverseScaling(0.1)},
+    "ftrl": lambda: {"optimizer": FTRLProximal(l1=0.2)},
+}
+
+
 @pytest.mark.parametrize("with_std", [True, False])
-@pytest.mark.parametrize("params", [{}, {"lr": 0.2, "l2": 0.05, "clip_gradient": 0.3}])
+@pytest.mark.parametrize("params", list(MODELS))
 def test_pipeline_is_the_composition_of_its_steps(with_std, params, stream, as_dicts) -> None:
     X, y = stream
-    pipeline = StandardScaler(with_std=with_std) | LogisticRegression(**params)
-    scaler, model = StandardScaler(with_std=with_std), LogisticRegression(**params)
+    pipeline = StandardScaler(with_std=with_std) | LogisticRegression(**MODELS[params]())
+    scaler, model = StandardScaler(with_std=with_std), LogisticRegression(**MODELS[params]())
     for x, label in zip(as_dicts(X), y.tolist(), strict=True):
         # predict: transform with the current statistics, without updating them
         expected = model.predict_proba_one(scaler.transform_one(x))
@@ -33,12 +44,13 @@ def test_pipeline_is_the_composition_of_its_steps(with_std, params, stream, as_d
 
 
 @pytest.mark.parametrize("with_std", [True, False])
-@pytest.mark.parametrize("l2", [0.0, 0.01])
-def test_fused_path_equals_generic_path(with_std, l2, stream) -> None:
+@pytest.mark.parametrize("params", list(MODELS))
+def test_fused_path_equals_generic_path(with_std, params, stream) -> None:
     X, y = stream
     mask = np.arange(len(y)) % 4 != 1
-    fused = StandardScaler(with_std=with_std) | LogisticRegression(lr=0.1, l2=l2)
-    generic = PlainScaler(with_std=with_std) | LogisticRegression(lr=0.1, l2=l2)
+    fused = StandardScaler(with_std=with_std) | LogisticRegression(**MODELS[params]())
+    generic = PlainScaler(with_std=with_std) | LogisticRegression(**MODELS[params]())
+    assert fused._fused is not None and generic._fused is None
     got = [
         pipeline.predict_learn_many(X, np.where(mask, y, -1), mask) for pipeline in (fused, generic)
     ]

@@ -11,10 +11,11 @@ from models import LogisticRegression, Pipeline
 from models.preprocessing import StandardScaler
 
 
-@pytest.mark.parametrize("with_std", [1, "yes", None])
-def test_with_std_must_be_a_bool(with_std) -> None:
-    with pytest.raises(ValueError, match="with_std"):
-        StandardScaler(with_std=with_std)
+@pytest.mark.parametrize("value", [1, "yes", None])
+@pytest.mark.parametrize("name", ["with_std", "mini_batch"])
+def test_flags_must_be_bools(name, value) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be a bool"):
+        StandardScaler(**{name: value})
 
 
 @pytest.mark.parametrize(
@@ -37,15 +38,18 @@ def test_transform_matches_hand_computation(with_std, values, x, expected) -> No
     assert scaler.transform_many(np.array([[x]]))[0, 0] == pytest.approx(expected, abs=1e-12)
 
 
-def test_running_statistics_are_population_mean_and_variance() -> None:
+@pytest.mark.parametrize("mini_batch", [False, True])
+def test_running_statistics_are_population_mean_and_variance(mini_batch) -> None:
     rng = np.random.default_rng(3)
     X = rng.normal(loc=[100.0, -3.0], scale=[10.0, 0.01], size=(1000, 2))
-    scaler = StandardScaler()
-    scaler.learn_many(X)
+    scaler = StandardScaler(mini_batch=mini_batch)
+    for i in range(0, 1000, 300):
+        scaler.learn_many(X[i : i + 300])
     state = scaler.state_dict()
     assert state["n_samples_seen"] == 1000
     np.testing.assert_allclose(state["means"], X.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(state["variances"], X.var(axis=0), rtol=1e-9)
+    assert scaler.clone().mini_batch is mini_batch
 
 
 def test_transform_does_not_learn() -> None:

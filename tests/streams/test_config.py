@@ -91,6 +91,7 @@ def test_environment_overrides_and_secrets_stay_hidden() -> None:
 def test_the_shipped_config_loads_with_derived_topics() -> None:
     cfg = load_config(ROOT / "riffle.toml", env={})
     s = cfg.stream()
+    assert s.name == "payments" and list(cfg.streams) == ["payments"]
     assert s.topics.events == "payments.events" and s.topics.dlq == "payments.dlq"
     assert s.view.feature_names[:4] == ("amount", "duration", "items", "risk")
     with pytest.raises(ConfigError, match="unknown stream"):
@@ -104,3 +105,24 @@ def test_missing_file_and_bad_toml(tmp_path: Any) -> None:
     bad.write_text("[kafka\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ({"type": "xgboost"}, "streams.payments.model.type"),
+        ({"optimizer": "rmsprop"}, "streams.payments.model.optimizer"),
+        ({"l1": -1.0}, "streams.payments.model.l1"),
+        (
+            {"type": "hoeffding_tree", "params": {"grace_period": -5}},
+            "streams.payments.model.params",
+        ),
+        ({"params": {"no_such_hyperparameter": 1}}, "streams.payments.model.params"),
+    ],
+)
+def test_model_settings_are_validated_at_load(model: dict[str, Any], key: str) -> None:
+    raw = copy.deepcopy(BASE)
+    raw["streams"]["payments"]["model"].update(model)
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, {})
+    assert info.value.key == key

@@ -5,6 +5,7 @@ import pytest
 
 from featurestore import FeatureRecord
 from models import LogisticRegression
+from models.optim import SGD
 from models.preprocessing import StandardScaler
 from streams.config import ModelConfig
 from streams.learner import Label, Learner
@@ -33,7 +34,7 @@ def _stream(n: int, seed: int) -> list[FeatureRecord | Label]:
 
 def _reference(items: list[FeatureRecord | Label], lr: float) -> list[float]:
     """The same stream one item at a time through River-style dict calls."""
-    model = StandardScaler() | LogisticRegression(lr=lr)
+    model = StandardScaler() | LogisticRegression(optimizer=SGD(lr))
     seen: dict[str, dict[str, float]] = {}
     probas = []
     for it in items:
@@ -78,6 +79,10 @@ def test_unmatched_labels_are_counted_not_lost() -> None:
     assert learner.process_labels([(f"ghost{i}", 1) for i in range(5)]) == 0
     assert learner.n_unmatched_labels == 2  # evicted from the bounded buffer
     learner.process([FeatureRecord("e", "k", 10_000_000, [0.0, 0.0, 0.0], None, "v", 1)])
+    # labels that came before any event had no age: they start ageing now
+    assert learner.n_unmatched_labels == 2
+    later = 10_000_000 + 3_600_001
+    learner.process([FeatureRecord("f", "k", later, [0.0, 0.0, 0.0], None, "v", 1)])
     assert learner.n_unmatched_labels == 5  # the rest expired (older than the label TTL)
 
 
@@ -91,3 +96,30 @@ def test_state_round_trip_continues_identically() -> None:
     pb = [p.proba for p in b.process_mixed(items[250:])]
     assert pa == pb
     assert a.accuracy == b.accuracy and a.n_learned == b.n_learned
+
+
+def test_records_replayed_by_a_restarted_feature_stage_are_skipped() -> None:
+    recs = [
+        FeatureRecord(
+            f"e{i}",
+            "k",
+            i,
+            [float(i % 2), 1.0, 0.0],
+            i % 2,
+            "v",
+            1,
+            topic="s.events",
+            partition=0,
+            offset=i,
+        )
+        for i in range(50)
+    ]
+    once = Learner("s", NAMES, ModelConfig(lr=0.1))
+    once.process(recs)
+    twice = Learner("s", NAMES, ModelConfig(lr=0.1))
+    twice.process(recs[:30])
+    assert len(twice.process(recs[20:])) == 20  # offsets 20..29 come again: skipped
+    assert twice.n_replayed == 10 and twice.n_learned == once.n_learned == 50
+    assert twice.state_dict()["model"]["1.weights"].tolist() == (
+        once.state_dict()["model"]["1.weights"].tolist()
+    )
