@@ -83,7 +83,8 @@ def test_unmatched_labels_are_counted_not_lost() -> None:
     assert learner.n_unmatched_labels == 2
     later = 10_000_000 + 3_600_001
     learner.process([FeatureRecord("f", "k", later, [0.0, 0.0, 0.0], None, "v", 1)])
-    assert learner.n_unmatched_labels == 5  # the rest expired (older than the label TTL)
+    # the rest expired (older than the label TTL), and so did event "e", whose label never came
+    assert learner.n_unmatched_labels == 6
 
 
 def test_state_round_trip_continues_identically() -> None:
