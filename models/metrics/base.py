@@ -51,6 +51,8 @@ class Metric(abc.ABC, Generic[T]):
     """
 
     bigger_is_better: ClassVar[bool | None] = None
+    # True for metrics scored on probabilities rather than labels (evaluate.progressive reads it)
+    requires_proba: ClassVar[bool] = False
     """Whether a higher value is better (None where the value is not a score)."""
 
     _fmt: ClassVar[str] = ".2%"

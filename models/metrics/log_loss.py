@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,8 @@ class LogLoss(MeanMetric):
     >>> round(metric.get(), 6)
     0.311559
     """
+
+    requires_proba: ClassVar[bool] = True
 
     def _encode_one(self, y_true: Any, y_pred: Any, register: bool) -> Codes:
         if isinstance(y_pred, Mapping):

@@ -50,6 +50,7 @@ class ROCAUC(Metric[float]):
     """
 
     bigger_is_better: ClassVar[bool | None] = True
+    requires_proba: ClassVar[bool] = True
     _code_dtypes: ClassVar[tuple[str, ...]] = ("int64", "int64")
 
     def __init__(self, n_thresholds: int = 10, pos_label: ClassLabel = True) -> None:

@@ -115,8 +115,12 @@ async def test_features_and_predictions_survive_sigkill(services: tuple[str, str
     n_predicted, n_learned = ckpt.state["counters"][:2]
     st = ckpt.state
     assert n_learned == len(labelled & valid_idx), (
-        len(st["early"]["items"]), st["early"]["n_evicted"], len(st["pending"]["items"]),
-        st["pending"]["n_evicted"], st["counters"], [d.reason for d in out.dead][:5],
+        len(st["early"]["items"]),
+        st["early"]["n_evicted"],
+        len(st["pending"]["items"]),
+        st["pending"]["n_evicted"],
+        st["counters"],
+        [d.reason for d in out.dead][:5],
     )
     assert n_predicted == len(valid)
 
