@@ -3,26 +3,29 @@
 A chunk is routed through the tree with numpy and its learned rows are grouped by
 (leaf, class) pair. The class weights are a `cumsum` per pair starting from the current weight
 (the same additions in the same order as River's `stats[y] += 1`), and the splitters' Welford
-statistics are updated in rounds, round r updating the r-th row of every pair at once with
-River's exact recurrence. Each row is then predicted from exactly the state a sequential loop
-would show it.
+statistics advance in rounds with River's exact recurrence (`_history`). Each row is then
+predicted from exactly the state a sequential loop would show it.
 
 Split attempts fall at the rows where a leaf's weight since its last attempt reaches
-`grace_period`. They are first screened with cheap merged (Chan) statistics; one that cannot
-change the tree only moves the leaf's `last_attempt`, and the chunk goes on. The chunk ends at
-the first attempt that may change the tree (or a leaf reaching `max_depth`): that attempt is
-redone with the exact statistics, the state is committed up to its row and the change applied.
+`grace_period`, and run in row order. One where a class dominates the leaf is decided by the
+exact class weights: the leaf's splitters restart after that row, within the chunk. Others are
+screened with cheap merged (Chan) statistics; one that cannot change the tree only moves the
+leaf's `last_attempt`. The chunk ends at the first attempt that may change the tree (or a leaf
+reaching `max_depth`): that attempt is redone with the exact statistics, the state is
+committed up to its row and the change applied; the rest of the batch is a new chunk.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 
 import numpy as np
 import numpy.typing as npt
 
 from models.tree._arrays import TreeArrays
-from models.tree._base import LearnParams, ranks_after, route, segment_cumsum, welford_rounds
+from models.tree._base import LearnParams, ranks_after, route, segment_cumsum
+from models.tree._history import SplitterHistory
 from models.tree._leaf import (
     first_argmax,
     majority_probas,
@@ -30,7 +33,7 @@ from models.tree._leaf import (
     ordered_sum,
     use_naive_bayes,
 )
-from models.tree._split import Gaussians, Reset, Split, attempt_split
+from models.tree._split import Gaussians, Reset, Split, attempt_split, dominated
 
 __all__ = ["Chunk"]
 
@@ -72,9 +75,19 @@ class Chunk:
         self.gfirst = np.where(self.g0 >= 0, -1, fresh_first)
         self.grank = ranks_after(self.gfirst, self.g0, m)
         self._rows()
+        self.restarts: dict[int, list[int]] = {}  # leaf -> rows after which its splitters restart
         self.end, self.due = self._scan()
         self._truncate(self.end + 1)
-        self._welford()
+        P, d = self.P, self.d
+        self.history = SplitterHistory(
+            X,
+            self.n,
+            (self.srows, self.sgid, self.spos, self.gpairs, self.gid),
+            self.restarts,
+            (self.gc0, tree.mean[us].reshape(P, d), tree.m2[us].reshape(P, d)),
+            self.act_p,
+            C,
+        )
 
     # --- grouping and running sums -------------------------------------------------------------
 
@@ -141,50 +154,6 @@ class Chunk:
         self.act = self.act_u[self.inv[:n]]
         self.total = ordered_sum(self.weight, self.present, self.order)
 
-    def _welford(self) -> None:
-        """River's `stats.Var` updates (`n += 1; mean += (1 / n) * (x - mean);
-        m2 += (x - old_mean) * (x - mean)`) of the active leaves' splitters over the chunk's
-        rows, one round per position within the pairs: round r updates the r-th row of every
-        pair at once. The state after each row is kept in `hmean`/`hm2` at `P + off[r] + rg`
-        (rg: the pair's place when pairs are ordered by decreasing size)."""
-        P, d, tree = self.P, self.d, self.tree
-        keep = (self.srows < self.n) & self.act_p[self.gpairs[self.sgid]]
-        size = np.bincount(self.sgid[keep], minlength=self.gpairs.size)
-        by_size = np.argsort(-size, kind="stable")
-        self.rg = np.empty_like(by_size)
-        self.rg[by_size] = np.arange(by_size.size)
-        size = size[by_size]
-        going = np.bincount(size, minlength=int(size.max()) + 1 if size.size else 1)
-        self.off = np.concatenate([[0], np.cumsum(size.size - np.cumsum(going)[:-1])])
-        rows, gids, pos = self.srows[keep], self.sgid[keep], self.spos[keep]
-        place = self.off[pos] + self.rg[gids]
-        values = np.empty((rows.size, d))
-        values[place] = self.X[rows]
-        inv_n = np.empty((rows.size, 1))
-        inv_n[place, 0] = 1.0 / (self.gc0[self.gpairs[gids]] + (pos + 1.0))
-        self.hmean = np.empty((P + rows.size, d))
-        self.hm2 = np.empty((P + rows.size, d))
-        self.hmean[:P] = tree.mean[self.us].reshape(P, d)
-        self.hm2[:P] = tree.m2[self.us].reshape(P, d)
-        started = self.gpairs[by_size]
-        welford_rounds(
-            values,
-            inv_n,
-            self.off.tolist(),
-            self.hmean[started],
-            self.hm2[started],
-            self.hmean[P:],
-            self.hm2[P:],
-        )
-
-    def _gauss(self, pair: IntArray, k: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Splitter count, mean and m2 of `pair` after its first `k` learned rows."""
-        stepped = (k > 0) & self.act_p[pair]
-        count = self.gc0[pair] + np.where(stepped, k, 0)
-        rg = self.rg[np.maximum(self.gid[pair], 0)] if self.rg.size else 0
-        flat = np.where(stepped, self.P + self.off[np.where(stepped, k - 1, 0)] + rg, pair)
-        return count, self.hmean[flat], self.hm2[flat]
-
     # --- split attempts ------------------------------------------------------------------------
 
     def _scan(self) -> tuple[int, tuple[int, bool] | None]:
@@ -217,12 +186,16 @@ class Chunk:
             u = int(lu[seg[t]])
             heap.append((int(lrows[seg[t]]), u, -1 if deep[u] else t - int(bounds[u])))
         heapq.heapify(heap)
+        used = np.arange(tree.n_leaves)
+        stale = ~tree.active[used] & (tree.depth[tree.leaf[used]] < p.max_depth)
         while heap:
             row, u, j = heapq.heappop(heap)
             if j < 0:
                 return row, (u, False)
             stats, gaussians = self._leaf_state(u, row, exact=False)
-            if attempt_split(stats, gaussians, p.split, _SCREEN_MARGIN) is not None:
+            if dominated(stats, p.split) and not stale.any():  # a restart, known exactly
+                self.restarts.setdefault(u, []).append(row)
+            elif attempt_split(stats, gaussians, p.split, _SCREEN_MARGIN) is not None:
                 self.due_weight = float(after[seg[bounds[u] + j]])
                 return row, (u, True)
             idx = seg[bounds[u] : bounds[u + 1]]
@@ -253,38 +226,43 @@ class Chunk:
         """Leaf `u`'s class weights (`leaf.stats`) and splitters right after learning `row`;
         the splitters' means and variances are exact (Welford) or merged (Chan)."""
         C, d, tree, s = self.C, self.d, self.tree, int(self.us[u])
+        restarts = self.restarts.get(u, [])
+        epoch = bisect.bisect_left(restarts, row)  # restarts before `row`
+        since = restarts[epoch - 1] if epoch else -1  # the epoch's rows come after this one
         stats: list[tuple[int, int, float]] = []
-        splitters: list[
-            tuple[int, int, float, FloatArray, list[float], FloatArray, FloatArray]
-        ] = []
+        splitters: list[tuple[int, int, float, FloatArray, list[float], FloatArray, FloatArray]]
+        splitters = []
         for c in range(C):
             p = u * C + c
-            rows = self._pair_rows(p, row)
-            k = np.array([rows.size])
+            seen = self._pair_rows(p, row)
             if self.first[u, c] <= row:
-                stats.append((int(self.rank[u, c]), c, float(self._weight(np.array([p]), k)[0])))
-            n = float(self.gc0[p]) + rows.size
+                weight = self._weight(np.array([p]), np.array([seen.size]))
+                stats.append((int(self.rank[u, c]), c, float(weight[0])))
+            rows = seen[seen > since]
+            n0 = float(self.gc0[p]) if epoch == 0 else 0.0
+            n = n0 + rows.size
             if n == 0.0:
                 continue
-            low, high, mean, m2 = tree.vmin[s, c], tree.vmax[s, c], tree.mean[s, c], tree.m2[s, c]
+            low, high = tree.vmin[s, c], tree.vmax[s, c]
+            mean, m2 = (tree.mean[s, c], tree.m2[s, c]) if epoch == 0 else (np.zeros(d),) * 2
             if rows.size:
                 values = self.X[rows]
-                fresh = self.gc0[p] == 0
-                low = values.min(axis=0) if fresh else np.minimum(low, values.min(axis=0))
-                high = values.max(axis=0) if fresh else np.maximum(high, values.max(axis=0))
+                low = values.min(axis=0) if n0 == 0 else np.minimum(low, values.min(axis=0))
+                high = values.max(axis=0) if n0 == 0 else np.maximum(high, values.max(axis=0))
                 if exact:
-                    _, mean_k, m2_k = self._gauss(np.array([p]), k)
+                    at = (np.array([p]), np.array([seen.size]), np.array([epoch]))
+                    _, mean_k, m2_k = self.history.state(*at)
                     mean, m2 = mean_k[0], m2_k[0]
-                else:  # Chan et al.'s merge of the stored state with the chunk's rows
+                else:  # Chan et al.'s merge of the epoch's start state with the chunk's rows
                     batch_mean = values.mean(axis=0)
                     batch_m2 = ((values - batch_mean) ** 2).sum(axis=0)
                     delta = batch_mean - mean
-                    n0 = float(self.gc0[p])
                     mean = mean + delta * (rows.size / n)
                     m2 = m2 + batch_m2 + delta * delta * (n0 * rows.size / n)
             variance = (m2 / (n - 1.0)).tolist() if n > 1.0 else [0.0] * d
             sigma = [v**0.5 for v in variance]
-            splitters.append((int(self.grank[u, c]), c, n, mean, sigma, low, high))
+            key = int(self.grank[u, c]) if epoch == 0 else int(rows[0])  # insertion order
+            splitters.append((key, c, n, mean, sigma, low, high))
         stats.sort()
         splitters.sort(key=lambda item: item[0])
         return [(c, w) for _, c, w in stats], Gaussians.of([item[1:] for item in splitters])
@@ -336,7 +314,11 @@ class Chunk:
                 self.present[rows],
                 self.order[rows],
                 self.total[rows],
-                self._gauss(self.pidx[rows], self.k[rows]),
+                self.history.state(
+                    self.pidx[rows],
+                    self.k[rows],
+                    self.history.epoch_of(self.inv[rows], rows)[:, None],
+                ),
             )
         mcc = nbc = np.zeros(self.n)
         if nba:
@@ -364,32 +346,48 @@ class Chunk:
 
     def _commit(self) -> None:
         """Write the state after the chunk's last row back into the tree."""
-        tree, us, U, C, d, P = self.tree, self.us, self.U, self.C, self.d, self.P
-        done = self.srows < self.n
+        tree, us, U, C, d, P, n = self.tree, self.us, self.U, self.C, self.d, self.P, self.n
+        history = self.history
+        done = self.srows < n
         kfin = np.zeros(P, dtype=np.int64)
         kfin[self.gpairs] = np.bincount(self.sgid[done], minlength=self.gpairs.size)
         pairs = np.arange(P)
-        count, mean, m2 = self._gauss(pairs, kfin)
+        epoch = np.repeat(history.epoch_of(np.arange(U), np.full(U, n)), C)  # the last epoch
+        count, mean, m2 = history.state(pairs, kfin, epoch)
         tree.weight[us] = self._weight(pairs, kfin).reshape(U, C)
         tree.g_count[us] = count.reshape(U, C)
         tree.mean[us] = mean.reshape(U, C, d)
         tree.m2[us] = m2.reshape(U, C, d)
+        # min and max: over the last epoch's rows, and the stored ones if it is epoch 0
         spairs = self.gpairs[self.sgid]
-        upd = done & self.act_p[spairs]
+        in_last = history.epoch_of(spairs // C, self.srows) == epoch[spairs]
+        upd = done & self.act_p[spairs] & in_last
+        new = (kfin - history.start[pairs, epoch] > 0) & self.act_p  # rows fed the splitter
+        started = new & ((epoch > 0) | (self.gc0 == 0))
+        low = tree.vmin[us].reshape(P, d)
+        high = tree.vmax[us].reshape(P, d)
+        low[started], high[started] = np.inf, -np.inf
         if upd.any():  # rows are grouped by pair: one reduction per pair
-            started = self.fresh & (kfin > 0)
-            low = tree.vmin[us].reshape(P, d)
-            high = tree.vmax[us].reshape(P, d)
-            low[started], high[started] = np.inf, -np.inf
-            values, pairs = self.X[self.srows[upd]], spairs[upd]
-            starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]]))
-            touched = pairs[starts]
+            values, rows_pair = self.X[self.srows[upd]], spairs[upd]
+            starts = np.flatnonzero(np.concatenate([[True], rows_pair[1:] != rows_pair[:-1]]))
+            touched = rows_pair[starts]
             low[touched] = np.minimum(low[touched], np.minimum.reduceat(values, starts))
             high[touched] = np.maximum(high[touched], np.maximum.reduceat(values, starts))
-            tree.vmin[us], tree.vmax[us] = low.reshape(U, C, d), high.reshape(U, C, d)
-        tree.rank[us] = np.where(self.first < self.n, self.rank, self.rank0)
-        tree.g_rank[us] = np.where(self.gfirst < self.n, self.grank, self.g0)
+        cleared = (epoch > 0) & ~new
+        low[cleared], high[cleared] = 0.0, 0.0
+        tree.vmin[us], tree.vmax[us] = low.reshape(U, C, d), high.reshape(U, C, d)
+        tree.rank[us] = np.where(self.first < n, self.rank, self.rank0)
+        g_rank = np.where(self.gfirst < n, self.grank, self.g0)
+        restarted = epoch.reshape(U, C)[:, 0] > 0
+        if restarted.any():  # splitter insertion order since the last restart
+            g = np.maximum(self.gid, 0)
+            start = self.gstart[g] + history.start[pairs, epoch]
+            first = np.where(new, self.srows[np.minimum(start, self.srows.size - 1)], n)
+            first = first.reshape(U, C)[restarted]
+            fresh_rank = ranks_after(first, np.full_like(first, -1), n)
+            g_rank[restarted] = np.where(first < n, fresh_rank, -1)
+        tree.g_rank[us] = g_rank
         if self.mc_inc is not None and self.nb_inc is not None:
-            inv = self.inv[: self.n]
+            inv = self.inv[:n]
             tree.mc_correct[us] += np.bincount(inv[self.mc_inc], minlength=U)
             tree.nb_correct[us] += np.bincount(inv[self.nb_inc], minlength=U)

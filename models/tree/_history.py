@@ -49,15 +49,15 @@ class SplitterHistory:
         # restart rows per leaf (padded with n: never), and rows of each pair before each epoch
         self.bounds = np.full((P // max(n_classes, 1), self.E - 1), n, dtype=np.int64)
         self.start = np.zeros((P, self.E), dtype=np.int64)
-        for u, rows in restarts.items():
-            self.bounds[u, : len(rows)] = rows
+        for u, after in restarts.items():
+            self.bounds[u, : len(after)] = after
         pair_of = gpairs[sgid]
         epoch = self.epoch_of(pair_of // max(n_classes, 1), srows)
-        for u, rows in restarts.items():
+        for u, after in restarts.items():
             for c in range(n_classes):
                 mine = pair_of == u * n_classes + c
-                self.start[u * n_classes + c, 1 : len(rows) + 1] = np.searchsorted(
-                    srows[mine], rows, side="right"
+                self.start[u * n_classes + c, 1 : len(after) + 1] = np.searchsorted(
+                    srows[mine], after, side="right"
                 )
         keep = (srows < n) & act_p[pair_of]
         rows, pairs, epoch, pos = srows[keep], pair_of[keep], epoch[keep], spos[keep]

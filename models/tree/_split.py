@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Gaussians", "Reset", "Split", "SplitParams", "attempt_split"]
+__all__ = ["Gaussians", "Reset", "Split", "SplitParams", "attempt_split", "dominated"]
 
 Dist = list[tuple[int, float]]  # a River class-weight dict, as (class, weight) in insertion order
 FloatArray = npt.NDArray[np.float64]
@@ -77,6 +77,16 @@ class Split:
 class Reset:
     """The null split won (or one class dominates): River deactivates the leaf and its memory
     manager reactivates it at once, so its splitters start afresh."""
+
+
+def dominated(stats: Dist, params: SplitParams) -> bool:
+    """Whether the attempt is decided by the class weights alone: not pure, and the majority
+    class holds more than `max_share_to_split` of the weight (River then restarts the leaf's
+    splitters)."""
+    if sum(1 for _, w in stats if w != 0) < 2:
+        return False
+    majority = max(w for _, w in stats)
+    return bool(majority) and majority / sum(w for _, w in stats) > params.max_share_to_split
 
 
 def attempt_split(

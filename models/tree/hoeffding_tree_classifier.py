@@ -68,8 +68,8 @@ class HoeffdingTreeClassifier(MultiClassifier):
     The batch methods are vectorised: a batch is routed through the tree with numpy, the
     per-leaf statistics advance with grouped running sums (and River's Welford recurrence in
     lockstep over all (leaf, class) pairs), and split attempts fall at their exact rows; the
-    batch is cut only where the tree changes. They return exactly what the one-row methods
-    return row by row.
+    batch is cut only where a split (or a leaf reaching `max_depth`) changes the tree. They
+    return exactly what the one-row methods return row by row.
 
     Parameters
     ----------

@@ -57,6 +57,8 @@ CONFIGS = [
     pytest.param({"grace_period": 30, "max_depth": 2}, id="max-depth"),
     pytest.param({"grace_period": 50, "split_criterion": "gini", "tau": 0.2}, id="gini"),
     pytest.param({"grace_period": 25, "max_nodes": 7}, id="max-nodes"),
+    # leaves dominated by a class restart their splitters, inside batches
+    pytest.param({"grace_period": 20, "max_share_to_split": 0.7}, id="restarts"),
 ]
 
 

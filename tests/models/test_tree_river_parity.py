@@ -123,6 +123,7 @@ THREE_CLASSES = [
         id="no-preprune",
     ),
     pytest.param({"grace_period": 100, "delta": 1e-3, "n_splits": 5}, id="n-splits"),
+    pytest.param({"grace_period": 30, "max_share_to_split": 0.8}, id="restarts"),
 ]
 
 
