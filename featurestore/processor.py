@@ -123,7 +123,13 @@ class FeatureProcessor:
                 out.max_ts = event.ts
         self.n_processed += len(out.features)
         self.n_dead += len(out.dead)
+        self._aggregator.evict_closed()
         return out
+
+    @property
+    def n_entities(self) -> int:
+        """Entities whose window is held in memory."""
+        return len(self._aggregator)
 
     def aggregates(self, entity: str) -> list[float] | None:
         return self._aggregator.get(entity)

@@ -35,6 +35,8 @@ class TumblingAggregator:
     def _reset(self) -> None:
         self._state: dict[str, list[float]] = {}
         self._window = self.view.window_ms
+        self._lateness = self.view.allowed_lateness_ms
+        self.watermark = 0  # the newest event time seen
         aggs = self.view.aggregations
         self._with_count = "count" in aggs
         self._per_field = [a for a in aggs if a != "count"]
@@ -44,6 +46,12 @@ class TumblingAggregator:
 
     def update(self, entity: str, ts: int, values: Sequence[float]) -> list[float]:
         """Fold one event into the entity's window and return the window's aggregates."""
+        if self._lateness is not None and ts < self.watermark - self._lateness:
+            raise InvalidEventError(
+                "late_event",
+                f"event time {ts} is more than {self._lateness} ms behind the newest event "
+                f"time seen ({self.watermark})",
+            )
         start = ts - ts % self._window
         st = self._state.get(entity)
         fresh = st is None or start > st[0]
@@ -73,6 +81,8 @@ class TumblingAggregator:
             if v > st[j + 2]:
                 st[j + 2] = v
             st[j + 3] = v
+        if ts > self.watermark:
+            self.watermark = ts
         return self._aggregates(st)
 
     def get(self, entity: str) -> list[float] | None:
@@ -98,6 +108,13 @@ class TumblingAggregator:
                     out.append(st[j + 3])
         return out
 
+    def evict_closed(self) -> int:
+        """Drop the windows no accepted event can reach any more (with `allowed_lateness`):
+        the results are unchanged, since such an entity's next event opens a new window."""
+        if self._lateness is None:
+            return 0
+        return self.evict_before(self.watermark - self._lateness)
+
     def evict_before(self, ts: int) -> int:
         """Drop entities whose window ended before `ts` (their aggregates are expired)."""
         stale = [e for e, st in self._state.items() if st[0] + self._window <= ts]
@@ -107,11 +124,22 @@ class TumblingAggregator:
 
     def _spec(self) -> list[Any]:
         v = self.view
-        return [v.qualified_name, v.window_ms, list(v.fields), list(v.aggregations)]
+        return [
+            v.qualified_name,
+            v.window_ms,
+            list(v.fields),
+            list(v.aggregations),
+            v.allowed_lateness_ms,
+        ]
 
     def state_dict(self) -> dict[str, Any]:
         """The live state (not a copy): encode it before processing continues."""
-        return {"view": self.view.qualified_name, "spec": self._spec(), "entities": self._state}
+        return {
+            "view": self.view.qualified_name,
+            "spec": self._spec(),
+            "entities": self._state,
+            "watermark": self.watermark,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("view") != self.view.qualified_name or state.get("spec") != self._spec():
@@ -120,3 +148,4 @@ class TumblingAggregator:
                 f"not {self.view.qualified_name!r} with {self._spec()}"
             )
         self._state = {str(e): [float(v) for v in st] for e, st in state["entities"].items()}
+        self.watermark = int(state.get("watermark", 0))

@@ -50,6 +50,10 @@ class FeatureView:
     passthrough: tuple[str, ...] | None = None
     version: int = 1
     ttl: str | int | None = None
+    # how far behind the newest event time seen (per partition) an event may be; None: any
+    # event not older than its entity's current window is taken. With a bound, windows that
+    # closed before it are evicted from memory, exactly.
+    allowed_lateness: str | int | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -63,10 +67,17 @@ class FeatureView:
             raise ValueError("version must be >= 1")
         if self.ttl is not None and self.ttl_seconds <= 0:
             raise ValueError("ttl must be positive")
+        lateness = self.allowed_lateness_ms
+        if lateness is not None and lateness < 0:
+            raise ValueError("allowed_lateness must be >= 0")
 
     @property
     def window_ms(self) -> int:
         return parse_duration_ms(self.window)
+
+    @property
+    def allowed_lateness_ms(self) -> int | None:
+        return None if self.allowed_lateness is None else parse_duration_ms(self.allowed_lateness)
 
     @property
     def ttl_seconds(self) -> int:

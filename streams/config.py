@@ -267,7 +267,16 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
     _only(
         f_raw,
         f"{key}.features",
-        {"name", "window", "fields", "aggregations", "passthrough", "version", "ttl"},
+        {
+            "name",
+            "window",
+            "fields",
+            "aggregations",
+            "passthrough",
+            "version",
+            "ttl",
+            "allowed_lateness",
+        },
     )
     f_raw.setdefault("name", name)
     f_raw.setdefault("fields", [f for f, s in fields.items() if s.type in ("float", "int")])

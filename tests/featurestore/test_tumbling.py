@@ -201,3 +201,26 @@ def test_state_of_another_view_is_refused(name: str, version: int):
         target.load_state_dict(source.state_dict())
     assert target.get("a") is None
     assert target.get("b") == [1.0, 9.0, 9.0]
+
+
+def test_allowed_lateness_refuses_stragglers_and_evicts_exactly() -> None:
+    lenient = FeatureView("v", window="1s", fields=("x",), aggregations=("count", "sum"))
+    bounded = FeatureView(
+        "v", window="1s", fields=("x",), aggregations=("count", "sum"), allowed_lateness="2s"
+    )
+    a, b = TumblingAggregator(lenient), TumblingAggregator(bounded)
+    # 50 entities, then only 5 of them keep sending: the others' windows close
+    events = [(f"e{i % (50 if i < 1000 else 5)}", i * 37, float(i)) for i in range(2000)]
+    for entity, ts, x in events:
+        assert a.update(entity, ts, [x]) == b.update(entity, ts, [x])
+        b.evict_closed()
+    assert len(b) == 5 < len(a) == 50  # closed windows left memory, results unchanged
+    with pytest.raises(InvalidEventError) as info:
+        b.update("e1", 2000 * 37 - 3000, [1.0])
+    assert info.value.reason == "late_event"
+    state = b.state_dict()
+    c = TumblingAggregator(bounded)
+    c.load_state_dict(state)
+    assert c.watermark == b.watermark and c.update("e9", 80_000, [1.0]) == b.update(
+        "e9", 80_000, [1.0]
+    )
