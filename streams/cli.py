@@ -88,6 +88,11 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    args.what = "alerts"
+    return cmd_tail(args)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "drivers":
         from streams import driver_bench
@@ -162,6 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--min-severity", choices=["info", "warning", "critical"], default="info")
     t.add_argument("--idle-timeout", type=float, default=None, help="stop after N idle seconds")
     t.set_defaults(func=cmd_tail)
+
+    a = sub.add_parser("alerts", parents=[common], help="alerts for ops")
+    a_sub = a.add_subparsers(dest="alerts_command", required=True)
+    at = a_sub.add_parser("tail", parents=[common], help="print alerts as they arrive")
+    at.add_argument("--stream", default=None)
+    at.add_argument("--from-beginning", action="store_true")
+    at.add_argument("--max", type=int, default=None)
+    at.add_argument("--kind", choices=["drift", "anomaly", "performance", "system"])
+    at.add_argument("--min-severity", choices=["info", "warning", "critical"], default="info")
+    at.add_argument("--idle-timeout", type=float, default=None, help="stop after N idle seconds")
+    at.set_defaults(func=cmd_alerts)
 
     b = sub.add_parser("bench", parents=[common], help="benchmarks (results in bench/results/)")
     b.add_argument("what", choices=["drivers", "models"])
