@@ -312,8 +312,16 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
     mon_raw = _table(raw, "monitor", f"{key}.monitor")
     _only(mon_raw, f"{key}.monitor", set(MonitorConfig.__dataclass_fields__))
     monitor = MonitorConfig(**mon_raw)
-    if monitor.drift_detector not in ("ddm", "page_hinkley"):
-        raise ConfigError(f"{key}.monitor.drift_detector", "must be 'ddm' or 'page_hinkley'")
+    from streams.monitor_stage import DRIFT_DETECTORS
+
+    if monitor.drift_detector not in DRIFT_DETECTORS:
+        raise ConfigError(
+            f"{key}.monitor.drift_detector", f"must be one of {sorted(DRIFT_DETECTORS)}"
+        )
+    try:
+        DRIFT_DETECTORS[monitor.drift_detector](**dict(monitor.drift_params))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}.monitor.drift_params", str(exc)) from None
     _positive(f"{key}.monitor.anomaly_threshold", monitor.anomaly_threshold)
     partitions = raw.get("partitions", 1)
     if not isinstance(partitions, int) or partitions < 1:

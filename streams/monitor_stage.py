@@ -12,12 +12,19 @@ from featurestore import FeatureRecord
 from models.pending import PendingBuffer
 from monitor.alert import Alert
 from monitor.anomaly import RobustZScore
-from monitor.drift import DDM, PageHinkley
+from monitor.drift import DDM, EDDM, HDDM_A, PageHinkley
 from monitor.stream_monitor import StreamMonitor
 from streams.config import StreamConfig
 from streams.records import Prediction
 
-__all__ = ["MonitorStage"]
+__all__ = ["DRIFT_DETECTORS", "MonitorStage"]
+
+DRIFT_DETECTORS: dict[str, Any] = {
+    "ddm": DDM,
+    "eddm": EDDM,
+    "hddm_a": HDDM_A,
+    "page_hinkley": PageHinkley,
+}
 
 Source = tuple[str, int, int]
 
@@ -28,7 +35,7 @@ class MonitorStage:
     def __init__(self, cfg: StreamConfig, label_ttl_ms: int = 3_600_000) -> None:
         mon = cfg.monitor
         params = dict(mon.drift_params)
-        drift = DDM(**params) if mon.drift_detector == "ddm" else PageHinkley(**params)  # type: ignore[arg-type]
+        drift = DRIFT_DETECTORS[mon.drift_detector](**params)
         anomaly = RobustZScore(alpha=mon.anomaly_alpha, warm_up=mon.anomaly_warm_up)
         self.monitor = StreamMonitor(
             cfg.name,

@@ -126,3 +126,18 @@ def test_model_settings_are_validated_at_load(model: dict[str, Any], key: str) -
     with pytest.raises(ConfigError) as info:
         parse_config(raw, {})
     assert info.value.key == key
+
+
+@pytest.mark.parametrize("detector", ["ddm", "eddm", "hddm_a", "page_hinkley"])
+def test_every_drift_detector_can_be_configured(detector: str) -> None:
+    raw = copy.deepcopy(BASE)
+    raw["streams"]["payments"]["monitor"].update({"drift_detector": detector, "drift_params": {}})
+    assert parse_config(raw, {}).stream().monitor.drift_detector == detector
+
+
+def test_bad_drift_params_name_the_key() -> None:
+    raw = copy.deepcopy(BASE)
+    raw["streams"]["payments"]["monitor"]["drift_params"] = {"nope": 1}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, {})
+    assert info.value.key == "streams.payments.monitor.drift_params"
