@@ -122,6 +122,19 @@ class MultiClassifier(Estimator):
             self._add_class()
         return index
 
+    def _register_rows(
+        self, labels: Iterable[Label | None], mask: Iterable[bool]
+    ) -> tuple[list[int], list[int]]:
+        """For kernels that work on a whole batch at once: each row's class index (-1 where it
+        is not learned), registering new classes in row order, and how many classes each row
+        may be predicted over (those learned before it)."""
+        indices: list[int] = []
+        known: list[int] = []
+        for label, learn in zip(labels, mask, strict=False):
+            known.append(len(self._classes))
+            indices.append(self._index_of(label) if learn and label is not None else -1)
+        return indices, known
+
     def _labels_of(
         self, y: Sequence[Label] | npt.ArrayLike, n: int, mask: list[bool] | None
     ) -> list[Label | None]:

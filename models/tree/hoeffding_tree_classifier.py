@@ -289,10 +289,7 @@ class HoeffdingTreeClassifier(MultiClassifier):
         mask: Iterable[bool],
         probas: list[list[float]] | None,
     ) -> None:
-        indices, known = [], []
-        for label, learn in zip(labels, mask, strict=False):
-            known.append(len(self._classes))
-            indices.append(self._index_of(label) if learn and label is not None else -1)
+        indices, known = self._register_rows(labels, mask)
         if not rows:
             return
         if not self._classes:  # nothing learned yet: no class to give a probability to
