@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from featurestore.aggregator import Aggregator
 from featurestore.exceptions import InvalidEventError
 from featurestore.record import DeadLetter, FeatureRecord, SourceRecord
 from featurestore.schema import EventSchema
-from featurestore.tumbling import TumblingAggregator
 from featurestore.view import FeatureView
 
 __all__ = ["FeatureBatch", "FeatureProcessor"]
@@ -49,23 +49,35 @@ class FeatureProcessor:
     """
 
     def __init__(self, schema: EventSchema, view: FeatureView) -> None:
-        missing = [f for f in (*view.fields, *view.raw_fields) if f not in schema.fields]
+        missing = [f for f in view.input_fields if f not in schema.fields]
         if missing:
             raise ValueError(f"feature view {view.name!r} uses fields not in the schema: {missing}")
+        self._aggregator = Aggregator(view)
+        numeric = (*view.raw_fields, *self._aggregator.num_fields)
         bad = [
             f
-            for f in (*view.fields, *view.raw_fields)
+            for f in numeric
             if schema.fields[f].type not in ("float", "int", "bool")
             or not schema.fields[f].required
         ]
         if bad:
             raise ValueError(f"feature view {view.name!r} needs required numeric fields: {bad}")
+        if view.entity is not None and (
+            view.entity not in schema.fields
+            or schema.fields[view.entity].type not in ("str", "int")
+            or not schema.fields[view.entity].required
+        ):
+            raise ValueError(f"view entity {view.entity!r} must be a required str or int field")
+        optional = [f for f in view.input_fields if not schema.fields[f].required]
+        if optional:
+            raise ValueError(f"feature view {view.name!r} reads optional fields: {optional}")
         self.schema = schema
         self.view = view
         self.names = view.feature_names
-        self._aggregator = TumblingAggregator(view)
-        self._agg_fields = view.fields
+        self._num_fields = self._aggregator.num_fields
+        self._key_fields = self._aggregator.key_fields
         self._raw_fields = view.raw_fields
+        self._hot_fields = tuple(t.inputs[0] for t in view.transforms if t.kind == "one_hot")
         self.n_processed = 0
         self.n_dead = 0
 
@@ -74,6 +86,11 @@ class FeatureProcessor:
         decode = self.schema.decode
         update = self._aggregator.update
         max_future = self.schema.max_future_ms
+        hot = bool(self._hot_fields)
+        transforms = bool(self.view.transforms)
+        stale: set[str] = set()
+        newest_ts = self._aggregator.newest_ts
+        key_field = self.view.entity
         for rec in records:
             try:
                 event = decode(rec.value)
@@ -85,8 +102,15 @@ class FeatureProcessor:
                     )
                 reply_to, correlation_id = _reply_headers(rec.headers)
                 fields = event.fields
-                agg_values = [float(fields[f]) for f in self._agg_fields]  # type: ignore[arg-type]
-                aggregates = update(event.entity, event.ts, agg_values)
+                entity = event.entity if key_field is None else str(fields[key_field])
+                raw = [float(fields[f]) for f in self._raw_fields]  # type: ignore[arg-type]
+                aggregates = update(
+                    entity,
+                    event.ts,
+                    [float(fields[f]) for f in self._num_fields],  # type: ignore[arg-type]
+                    [fields[f] for f in self._key_fields],
+                    raw + [fields[f] for f in self._hot_fields] if hot else raw,
+                )
             except InvalidEventError as exc:
                 out.dead.append(
                     DeadLetter(
@@ -100,12 +124,14 @@ class FeatureProcessor:
                     )
                 )
                 continue
-            raw = [float(fields[f]) for f in self._raw_fields]  # type: ignore[arg-type]
+            values = raw + aggregates
+            if transforms:
+                values += self._transform(values, fields)
             fr = FeatureRecord(
                 event.id,
-                event.entity,
+                entity,
                 event.ts,
-                raw + aggregates,
+                values,
                 event.label,
                 self.view.name,
                 self.view.version,
@@ -118,13 +144,44 @@ class FeatureProcessor:
                 rec.timestamp,
             )
             out.features.append(fr)
-            out.latest[event.entity] = fr
             if event.ts > out.max_ts:
                 out.max_ts = event.ts
+            # the store holds each entity's newest vector; a late event changes it only
+            # through its window, which `current` recomputes below
+            if event.ts >= newest_ts(entity):
+                out.latest[entity] = fr
+                stale.discard(entity)
+            else:
+                stale.add(entity)
+        for entity in stale:
+            out.latest[entity] = self._current(entity)
         self.n_processed += len(out.features)
         self.n_dead += len(out.dead)
-        self._aggregator.evict_closed()
+        self._aggregator.evict()
         return out
+
+    def _transform(self, values: list[float], fields: Mapping[str, object]) -> list[float]:
+        context: dict[str, object] = dict(fields)
+        context.update(zip(self.names, values, strict=False))
+        outputs: list[float] = []
+        for t in self.view.transforms:
+            outputs += t.apply(context)
+        return outputs
+
+    def _current(self, entity: str) -> FeatureRecord:
+        """The entity's newest vector with its aggregates as of now (late events folded in)."""
+        current = self._aggregator.current(entity)
+        assert current is not None
+        ts, stored, aggregates = current
+        raw = stored[: len(self._raw_fields)]
+        values = raw + aggregates
+        if self.view.transforms:
+            hot = dict(zip(self._hot_fields, stored[len(self._raw_fields) :], strict=True))
+            values += self._transform(values, hot)
+        view = self.view
+        return FeatureRecord(
+            "", entity, ts, values, None, view.name, view.version, names=self.names
+        )
 
     @property
     def n_entities(self) -> int:
@@ -132,7 +189,9 @@ class FeatureProcessor:
         return len(self._aggregator)
 
     def aggregates(self, entity: str) -> list[float] | None:
-        return self._aggregator.get(entity)
+        """The entity's aggregates as of its newest event, or None if it has no state."""
+        current = self._aggregator.current(entity)
+        return None if current is None else current[2]
 
     def state_dict(self) -> dict[str, Any]:
         return {

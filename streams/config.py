@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from featurestore import EventSchema, FeatureView, FieldSpec
+from featurestore import (
+    Aggregation,
+    EventSchema,
+    FeatureProcessor,
+    FeatureView,
+    FieldSpec,
+    Transform,
+)
 from streams.exceptions import ConfigError
 
 __all__ = [
@@ -276,17 +283,43 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
             "version",
             "ttl",
             "allowed_lateness",
+            "transforms",
+            "entity",
         },
     )
     f_raw.setdefault("name", name)
     f_raw.setdefault("fields", [f for f, s in fields.items() if s.type in ("float", "int")])
-    for tup in ("fields", "aggregations", "passthrough"):
+    for tup in ("fields", "passthrough"):
         if tup in f_raw:
             f_raw[tup] = tuple(f_raw[tup])
+    f_raw["aggregations"] = tuple(
+        _build(f"{key}.features.aggregations[{i}]", Aggregation, a) if isinstance(a, Mapping) else a
+        for i, a in enumerate(f_raw.get("aggregations", FeatureView.aggregations))
+    )
+    f_raw["transforms"] = tuple(
+        _build(f"{key}.features.transforms[{i}]", Transform, _tuples(t))
+        for i, t in enumerate(f_raw.get("transforms", ()))
+    )
     view = _build(f"{key}.features", FeatureView, f_raw)
-    for f in (*view.fields, *view.raw_fields):
+    for f in view.input_fields:
         if f not in fields:
-            raise ConfigError(f"{key}.features.fields", f"{f!r} is not in {key}.schema")
+            where = next(
+                part
+                for part, used in (
+                    ("fields", view.fields),
+                    ("passthrough", view.raw_fields),
+                    ("aggregations", [s.field for s in view.specs]),
+                    ("transforms", [t.inputs[0] for t in view.transforms]),
+                )
+                if f in used
+            )
+            raise ConfigError(f"{key}.features.{where}", f"{f!r} is not in {key}.schema")
+    if view.entity is not None and view.entity not in fields:
+        raise ConfigError(f"{key}.features.entity", f"{view.entity!r} is not in {key}.schema")
+    try:
+        FeatureProcessor(schema, view)
+    except ValueError as exc:
+        raise ConfigError(f"{key}.features", str(exc)) from None
     m_raw = _table(raw, "model", f"{key}.model")
     _only(m_raw, f"{key}.model", set(ModelConfig.__dataclass_fields__))
     model = ModelConfig(**m_raw)
@@ -336,6 +369,13 @@ def model_from_config(cfg: ModelConfig) -> Any:
     from streams.model_factory import build_model
 
     return build_model(cfg.type, cfg.optimizer, cfg.lr, cfg.l1, cfg.l2, cfg.scale, dict(cfg.params))
+
+
+def _tuples(raw: Any) -> Any:
+    """A TOML table with its arrays as tuples (frozen dataclasses hash them)."""
+    if not isinstance(raw, Mapping):
+        return raw
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
 
 
 def _table(raw: Mapping[str, Any], name: str, key: str | None = None) -> Mapping[str, Any]:

@@ -27,7 +27,14 @@ OPTIONAL = FieldSpec("float", required=False)
 FIELDS = {"x": FieldSpec(), "n": FieldSpec("int"), "flag": FieldSpec("bool"), "opt": OPTIONAL}
 SCHEMA = EventSchema(fields={**FIELDS, "note": FieldSpec("str", required=False)})
 AGGS = ("count", "sum", "max")
-VIEW = FeatureView("txn", window="1s", fields=("x", "n"), aggregations=AGGS, passthrough=("flag",))
+VIEW = FeatureView(
+    "txn",
+    window="1s",
+    fields=("x", "n"),
+    aggregations=AGGS,
+    passthrough=("flag",),
+    allowed_lateness="500ms",
+)
 TOPIC, PARTITION = "events", 3
 
 
@@ -52,7 +59,7 @@ MIXED: list[tuple[bytes, str | None, str]] = [
     (ev("3", "a", 1200, x="big"), "wrong_type", "'x'"),
     (ev("4", "a", 1999, x=4.0, n=1, label=1), None, ""),
     (b"[1, 2]", "not_an_object", "JSON object"),
-    (ev("5", "a", 999), "late_event", "'a'"),  # before a's window [1000, 2000)
+    (ev("5", "a", 999), "late_event", "behind"),  # 1000 ms behind the watermark (1999)
     (NO_N, "missing_field", "'n'"),
     (ev("7", "b", 2100, x=-1.0, n=2), None, ""),
     (ev("8", "c", 1, label=7), "invalid_label", "'label'"),
@@ -201,10 +208,11 @@ def test_feature_record_json_round_trip():
     assert src == {"topic": TOPIC, "partition": PARTITION, "offset": 101, "timestamp": 7001}
 
 
-def test_an_overflowing_sum_is_dead_lettered_and_leaves_state_alone():
+def test_a_value_too_large_to_aggregate_is_dead_lettered_and_leaves_state_alone():
+    # a schema may allow huge values; sums of squares of values beyond 1e150 could overflow
     loose = dataclasses.replace(SCHEMA, max_abs_value=1.7e308)
     proc = FeatureProcessor(loose, VIEW)
-    out = proc.process(source([ev("1", "a", 0, x=1e308), ev("2", "a", 1, x=1e308)]))
+    out = proc.process(source([ev("1", "a", 0, x=1e140), ev("2", "a", 1, x=1e200)]))
     assert [d.reason for d in out.dead] == ["overflow"]
     assert proc.aggregates("a") == out.features[0].values[len(VIEW.raw_fields) :]
     rec = out.features[0]

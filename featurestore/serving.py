@@ -1,0 +1,181 @@
+"""Feature serving: the latest vector of entities in a view, as the HTTP API answers it.
+
+Pure logic over an `OnlineStore`; the web layer (`streams.app`) only maps its exceptions to
+status codes: `UnknownViewError` → 404, `InvalidRequestError` → its `status` (400, or 413 for
+`BatchTooLargeError`), `StoreUnavailableError` → 503.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from featurestore.exceptions import FeatureStoreError
+from featurestore.store import OnlineStore, StoredVector
+from featurestore.view import FeatureView
+
+__all__ = [
+    "BatchTooLargeError",
+    "FeatureServer",
+    "InvalidRequestError",
+    "Transform",
+    "UnknownViewError",
+]
+
+Transform = Callable[[dict[str, float]], dict[str, float]]
+
+
+class UnknownViewError(FeatureStoreError, KeyError):
+    """No feature view of that name is served here."""
+
+    def __init__(self, view: str, known: Sequence[str] = ()) -> None:
+        super().__init__(f"unknown feature view {view!r}; serving {sorted(known)}")
+        self.view = view
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0])
+
+
+class InvalidRequestError(FeatureStoreError, ValueError):
+    """A request that cannot be answered as sent (bad body, bad entity)."""
+
+    status = 400
+
+
+class BatchTooLargeError(InvalidRequestError):
+    """More entities in one request than the server's `max_batch`."""
+
+    status = 413
+
+
+class FeatureServer:
+    """Answers "the current feature vector of these entities" from an online store.
+
+    `views` maps the served name to its `FeatureView`; `transforms` optionally maps a served name
+    to a function applied to a copy of each found vector's values before answering. Answers are
+    plain dicts, ready for JSON; a missing (or expired) entity is `found: false`, not an error.
+
+    >>> import asyncio
+    >>> from featurestore.memory_store import InMemoryStore
+    >>> from featurestore.record import FeatureRecord
+    >>> view = FeatureView("txn", fields=("amount",), aggregations=("count",))
+    >>> store = InMemoryStore()
+    >>> rec = FeatureRecord("e1", "alice", 1_000, [2.5, 1.0], None, "txn", 1,
+    ...                     names=view.feature_names)
+    >>> _ = asyncio.run(store.write_many(view, [rec]))
+    >>> server = FeatureServer(store, {"txn": view}, clock=lambda: 4.0)
+    >>> answer = asyncio.run(server.get("txn", "alice"))
+    >>> answer["found"], answer["values"], answer["age_ms"]
+    (True, {'amount': 2.5, 'count_5m': 1.0}, 3000)
+    >>> [r["found"] for r in asyncio.run(server.get_many("txn", ["alice", "bob"]))["results"]]
+    [True, False]
+    """
+
+    def __init__(
+        self,
+        store: OnlineStore,
+        views: Mapping[str, FeatureView],
+        transforms: Mapping[str, Transform] | None = None,
+        max_batch: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        transforms = dict(transforms or {})
+        stray = set(transforms) - set(views)
+        if stray:
+            raise ValueError(f"transforms for views that are not served: {sorted(stray)}")
+        self.store = store
+        self.views = dict(views)
+        self.transforms = transforms
+        self.max_batch = max_batch
+        self.clock = clock
+
+    def view(self, name: str) -> FeatureView:
+        """The served view of that name, or `UnknownViewError`."""
+        try:
+            return self.views[name]
+        except KeyError:
+            raise UnknownViewError(name, list(self.views)) from None
+
+    async def get(self, view_name: str, entity: str | int) -> dict[str, Any]:
+        """The answer for one entity: view, version, then the fields of a batch result."""
+        view = self.view(view_name)
+        key = _entity(entity)
+        [vec] = await self.store.read_many(view, [key])
+        answer: dict[str, Any] = {"view": view_name, "version": view.version}
+        answer.update(self._result(view_name, key, vec, int(self.clock() * 1000)))
+        return answer
+
+    async def get_many(self, view_name: str, entities: Sequence[str | int]) -> dict[str, Any]:
+        """One result per entity, in request order (duplicates answered at each position)."""
+        view = self.view(view_name)
+        if isinstance(entities, str | bytes) or not isinstance(entities, Sequence):
+            raise InvalidRequestError("entities must be a list of entity ids")
+        if len(entities) > self.max_batch:
+            raise BatchTooLargeError(
+                f"{len(entities)} entities in one request; at most {self.max_batch}"
+            )
+        keys = [_entity(e) for e in entities]
+        vecs = await self.store.read_many(view, keys) if keys else []
+        now = int(self.clock() * 1000)
+        results = [self._result(view_name, k, v, now) for k, v in zip(keys, vecs, strict=True)]
+        return {"view": view_name, "version": view.version, "results": results}
+
+    def parse_entities(self, body: bytes) -> list[str | int]:
+        """The entities of a batch request body ``{"entities": [...]}``, validated."""
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise InvalidRequestError('request body must be a JSON object {"entities": [...]}')
+        stray = set(obj) - {"entities"}
+        if stray:
+            raise InvalidRequestError(f"unknown request keys {sorted(stray)}; expected 'entities'")
+        entities = obj.get("entities")
+        if not isinstance(entities, list):
+            raise InvalidRequestError("'entities' must be a list of entity ids")
+        if len(entities) > self.max_batch:
+            raise BatchTooLargeError(
+                f"{len(entities)} entities in one request; at most {self.max_batch}"
+            )
+        for e in entities:
+            _entity(e)
+        return entities
+
+    def _result(
+        self, view_name: str, entity: str, vec: StoredVector | None, now: int
+    ) -> dict[str, Any]:
+        if vec is None:
+            return {
+                "entity": entity,
+                "found": False,
+                "values": None,
+                "event_ts": None,
+                "age_ms": None,
+                "written_at": None,
+            }
+        transform = self.transforms.get(view_name)
+        # a copy: the in-memory store hands out the stored dict itself
+        values = vec.values if transform is None else transform(dict(vec.values))
+        return {
+            "entity": entity,
+            "found": True,
+            "values": values,
+            "event_ts": vec.event_ts,
+            "age_ms": now - vec.event_ts,
+            "written_at": vec.written_at,
+        }
+
+
+def _entity(value: object) -> str:
+    """Entity ids as the event schema takes them: a non-empty string or an integer."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidRequestError(f"entity ids must be non-empty strings or integers, got {value!r}")

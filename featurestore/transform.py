@@ -1,0 +1,99 @@
+"""Request-time transforms: features derived from stored features and request data."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["TRANSFORMS", "Transform"]
+
+TRANSFORMS = ("ratio", "log", "bucketize", "one_hot")
+_ARITY = {"ratio": 2, "log": 1, "bucketize": 1, "one_hot": 1}
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A derived feature, computed the same way on the stream (from the event and its
+    aggregates) and when serving (from the stored vector and the request's fields):
+
+    * ``ratio`` of two inputs (0.0 when the denominator is 0 or the ratio overflows);
+    * ``log``: ``sign(x) * log(1 + |x|)``, defined for any real;
+    * ``bucketize``: the index of the bucket ``x`` falls in, given sorted ``boundaries``
+      (``x < b0`` → 0, ``b0 <= x < b1`` → 1, …);
+    * ``one_hot`` of a categorical field over fixed ``categories`` (an unknown value is all 0).
+
+    >>> ratio = Transform("ratio", ("amount", "amount_mean_5m"))
+    >>> ratio.names, ratio.apply({"amount": 30.0, "amount_mean_5m": 10.0})
+    (('amount_per_amount_mean_5m',), [3.0])
+    >>> t = Transform("one_hot", ("channel",), categories=("web", "app"))
+    >>> t.names, t.apply({"channel": "app"})
+    (('channel=web', 'channel=app'), [0.0, 1.0])
+    >>> Transform("bucketize", ("amount",), boundaries=(10.0, 100.0)).apply({"amount": 50})
+    [1.0]
+    """
+
+    kind: str
+    inputs: tuple[str, ...]
+    boundaries: tuple[float, ...] = ()
+    categories: tuple[str, ...] = ()
+    alias: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in TRANSFORMS:
+            raise ValueError(f"unknown transform {self.kind!r}; known: {TRANSFORMS}")
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "boundaries", tuple(float(b) for b in self.boundaries))
+        object.__setattr__(self, "categories", tuple(str(c) for c in self.categories))
+        if len(self.inputs) != _ARITY[self.kind]:
+            raise ValueError(f"{self.kind} takes {_ARITY[self.kind]} input(s), got {self.inputs}")
+        if self.kind == "bucketize" and (
+            not self.boundaries or list(self.boundaries) != sorted(set(self.boundaries))
+        ):
+            raise ValueError("bucketize needs strictly increasing boundaries")
+        if self.kind == "one_hot" and (
+            not self.categories or len(set(self.categories)) != len(self.categories)
+        ):
+            raise ValueError("one_hot needs distinct categories")
+        if self.alias is not None and self.kind == "one_hot":
+            raise ValueError("one_hot names its outputs '<field>=<category>'; no alias")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        if self.kind == "one_hot":
+            return tuple(f"{self.inputs[0]}={c}" for c in self.categories)
+        if self.alias:
+            return (self.alias,)
+        if self.kind == "ratio":
+            return (f"{self.inputs[0]}_per_{self.inputs[1]}",)
+        if self.kind == "log":
+            return (f"log_{self.inputs[0]}",)
+        return (f"{self.inputs[0]}_bucket",)
+
+    def apply(self, values: Mapping[str, object]) -> list[float]:
+        """The outputs for one vector; raises KeyError naming a missing input."""
+        missing = [i for i in self.inputs if i not in values]
+        if missing:
+            raise KeyError(f"transform {self.names[0]!r} needs {missing}")
+        if self.kind == "one_hot":
+            value = values[self.inputs[0]]
+            key = value if isinstance(value, str) else _category(value)
+            return [1.0 if key == c else 0.0 for c in self.categories]
+        x = float(values[self.inputs[0]])  # type: ignore[arg-type]  # numeric inputs
+        if self.kind == "ratio":
+            den = float(values[self.inputs[1]])  # type: ignore[arg-type]
+            ratio = x / den if den != 0.0 else 0.0
+            return [ratio if math.isfinite(ratio) else 0.0]
+        if self.kind == "log":
+            return [math.copysign(math.log1p(abs(x)), x)]
+        return [float(bisect.bisect_right(self.boundaries, x))]
+
+
+def _category(value: object) -> str:
+    """Numbers and bools as the categories a TOML list would spell them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
