@@ -120,6 +120,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     raise RiffleError(f"unknown benchmark {args.what!r}")
 
 
+def cmd_features_export(args: argparse.Namespace) -> int:
+    from streams.export import export_features
+
+    cfg = _config(args)
+    summary = asyncio.run(
+        export_features(
+            cfg,
+            cfg.stream(args.stream),
+            args.output,
+            fmt=args.format,
+            spine=args.spine,
+            from_ts=args.from_ts,
+            to_ts=args.to_ts,
+            labelled_only=args.labelled_only,
+            ttl_s=args.ttl,
+        )
+    )
+    print(json.dumps(summary.to_dict(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     # the common options work before or after the subcommand
     common = argparse.ArgumentParser(add_help=False)
@@ -178,6 +199,35 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--min-severity", choices=["info", "warning", "critical"], default="info")
     at.add_argument("--idle-timeout", type=float, default=None, help="stop after N idle seconds")
     at.set_defaults(func=cmd_alerts)
+
+    f = sub.add_parser("features", parents=[common], help="offline features (training sets)")
+    f_sub = f.add_subparsers(dest="features_command", required=True)
+    fe = f_sub.add_parser(
+        "export", parents=[common], help="write point-in-time-correct rows from <s>.features"
+    )
+    fe.add_argument("--stream", default=None)
+    fe.add_argument("--output", required=True, help="file to write (.csv: CSV, else Parquet)")
+    fe.add_argument("--format", choices=["parquet", "csv"], default=None)
+    fe.add_argument("--spine", help="CSV with entity, ts (ms) [, label, ...]: as-of join")
+    fe.add_argument("--from-ts", type=int, default=None, help="rows with ts >= this (ms)")
+    fe.add_argument("--to-ts", type=int, default=None, help="rows with ts < this (ms)")
+    fe.add_argument("--ttl", type=float, default=None, help="spine: max feature age, seconds")
+    lab = fe.add_mutually_exclusive_group()
+    lab.add_argument(
+        "--labelled-only",
+        dest="labelled_only",
+        action="store_const",
+        const=True,
+        help="only rows with a label (default without --spine)",
+    )
+    lab.add_argument(
+        "--all",
+        dest="labelled_only",
+        action="store_const",
+        const=False,
+        help="unlabelled rows too (default without --spine: labelled rows only)",
+    )
+    fe.set_defaults(func=cmd_features_export, labelled_only=None)
 
     b = sub.add_parser("bench", parents=[common], help="benchmarks (results in bench/results/)")
     b.add_argument("what", choices=["drivers", "models"])
