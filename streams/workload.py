@@ -12,10 +12,11 @@ from typing import Literal
 import numpy as np
 import orjson
 
-__all__ = ["BAD_KINDS", "FIELDS", "Message", "Workload"]
+__all__ = ["BAD_KINDS", "CHANNELS", "FIELDS", "Message", "Workload"]
 
 FIELDS = ("amount", "duration", "items", "risk")
-BAD_KINDS = ("malformed_json", "missing_entity", "wrong_type", "nan", "oversized")
+BAD_KINDS = ("malformed_json", "missing_entity", "wrong_type", "nan", "oversized", "too_late")
+CHANNELS = ("web", "app", "pos")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,9 @@ class Workload:
     start_ts: int = 1_767_225_600_000  # 2026-01-01T00:00:00Z, in ms
     mean_gap_ms: float = 20.0
     skew: float = 1.1
+    # events sent late: their event time is up to `max_disorder_ms` before the previous one's
+    disorder_rate: float = 0.05
+    max_disorder_ms: int = 30_000
 
     def __post_init__(self) -> None:
         if self.inline_label_rate + self.delayed_label_rate > 1.0:
@@ -70,6 +74,11 @@ class Workload:
         entity_scale = rng.lognormal(0.0, 0.5, size=self.n_entities)
         gaps = rng.exponential(self.mean_gap_ms, size=n).astype(np.int64) + 1
         ts = self.start_ts + np.cumsum(gaps)
+        late = rng.random(n) < self.disorder_rate
+        ts = ts - np.where(late, rng.integers(0, self.max_disorder_ms + 1, size=n), 0)
+        # a few merchants per entity, and a channel, for distinct counts and one-hot features
+        merchant = (entities * 7 + rng.integers(0, 5, size=n) ** 2) % 997
+        channel = rng.choice(len(CHANNELS), size=n, p=[0.5, 0.35, 0.15])
         amount = entity_scale[entities] * rng.lognormal(3.0, 0.6, size=n)
         duration = rng.gamma(2.0, 30.0, size=n)
         items = rng.poisson(3.0, size=n).astype(float) + 1.0
@@ -107,6 +116,8 @@ class Workload:
                 "duration": round(float(duration[i]), 3),
                 "items": float(items[i]),
                 "risk": round(float(risk[i]), 5),
+                "merchant": f"m-{merchant[i]}",
+                "channel": CHANNELS[int(channel[i])],
             }
             mode = label_mode[i]
             if mode < self.inline_label_rate:
@@ -150,5 +161,7 @@ def _corrupt(body: dict[str, object], kind: str) -> bytes:
         return orjson.dumps({**body, "amount": "12.5"})
     if kind == "nan":
         return json.dumps({**body, "duration": math.nan}).encode()
+    if kind == "too_late":  # a day behind: far beyond any allowed lateness
+        return orjson.dumps({**body, "ts": int(body["ts"]) - 86_400_000})  # type: ignore[call-overload]
     # oversized: a valid event padded past the default 64 KiB limit
     return orjson.dumps({**body, "note": "x" * 70_000})

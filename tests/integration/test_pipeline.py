@@ -31,6 +31,8 @@ def _explicit_bad(start: int) -> list[Message]:
         "duration": 2.0,
         "items": 1.0,
         "risk": 0.1,
+        "merchant": "m-1",
+        "channel": "web",
     }
     bodies = {
         "malformed_json": b'{"id": "bad-json", "entity": ',

@@ -26,6 +26,7 @@ def test_every_event_is_predicted_or_dead_lettered(
         "wrong_type",
         "non_finite",
         "oversized",
+        "late_event",
     }
     assert len({p.event_id for p in res.predictions}) == len(res.predictions)
 
@@ -59,8 +60,8 @@ def test_malformed_labels_go_to_the_dead_letters(stream: StreamConfig) -> None:
         Message(
             "event",
             b"a",
-            b'{"id": "1", "entity": "a", "ts": 1, "amount": 1.0, '
-            b'"duration": 1.0, "items": 1.0, "risk": 0.1}',
+            b'{"id": "1", "entity": "a", "ts": 1, "amount": 1.0, "duration": 1.0, '
+            b'"items": 1.0, "risk": 0.1, "merchant": "m", "channel": "web"}',
             0,
         ),
         Message("label", b"a", b'{"event_id": "1", "label": 7}', 0),
