@@ -86,7 +86,8 @@ class Aggregator:
         longest = max([w.size_ms for w in windows] + self._tsl + [0])
         ewm_reach = max([h * _EWM_HORIZON for _, h in self._ewm] + [0])
         self._reach = max(longest, ewm_reach)
-        self._evict_step = max(1, min([w.pane_ms for w in windows] + self._tsl + [60_000]) // 4)
+        # eviction scans every entity, so it runs once per shortest window of event time
+        self._evict_step = max(1, min([w.pane_ms for w in windows] + self._tsl + [60_000]))
         self._reset()
 
     def _reset(self) -> None:
@@ -209,7 +210,8 @@ class Aggregator:
         return [v.qualified_name, [s.name for s in v.specs], [str(s.window) for s in v.specs]]
 
     def state_dict(self) -> dict[str, Any]:
-        """A JSON-able snapshot of the state (a copy)."""
+        """A JSON-able snapshot of the state. It shares lists with the live state: encode it
+        before processing goes on."""
         entities = {
             e: [
                 st.newest,

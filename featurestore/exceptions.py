@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FeatureStoreError", "InvalidEventError", "StoreUnavailableError"]
+__all__ = ["FeatureStoreError", "InvalidEventError", "StoreSchemaError", "StoreUnavailableError"]
 
 
 class FeatureStoreError(Exception):
@@ -27,3 +27,7 @@ class StoreUnavailableError(FeatureStoreError):
     """The online store did not answer; the batch can be retried."""
 
     retriable = True
+
+
+class StoreSchemaError(FeatureStoreError):
+    """A stored vector does not match the view definition reading it."""

@@ -28,6 +28,19 @@ _PER_FIELD = 5
 Pane = list[Any]
 
 
+class Panes(dict[int, Pane]):
+    """One entity's panes by start, with the merged summary of a hopping window's panes before
+    its newest one: (window start, newest pane start, summary or None). Reusing it makes an
+    event cost one merge instead of size/hop; the merge order, and so every rounding, is the
+    same."""
+
+    __slots__ = ("cache",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cache: tuple[int, int, Pane | None] | None = None
+
+
 class PaneGroup:
     """The aggregates of one tumbling or hopping window for every entity: state per entity is
     a dict of pane start → pane, panes being ``window.pane_ms`` long."""
@@ -56,9 +69,11 @@ class PaneGroup:
         return _HEAD + _PER_FIELD * i
 
     def update(
-        self, panes: dict[int, Pane], ts: int, nums: Sequence[float], hashes: Sequence[int]
+        self, panes: Panes, ts: int, nums: Sequence[float], hashes: Sequence[int]
     ) -> list[float]:
         start = ts - ts % self.g
+        if panes.cache is not None and start < panes.cache[1]:
+            panes.cache = None  # a late event changed a pane the cached summary holds
         p = panes.get(start)
         if p is None:
             p = [1.0, ts]
@@ -94,13 +109,26 @@ class PaneGroup:
                 j += 1
         return self.values(panes, ts)
 
-    def values(self, panes: dict[int, Pane], t: int) -> list[float]:
+    def values(self, panes: Panes, t: int) -> list[float]:
         """The aggregates of the window an event at ``t`` reports (it holds at least one)."""
         start, end = self.window.bounds(t)
         if self.g == self.size:
             return self._outputs(panes[start])
-        members = [panes[s] for s in range(start, end, self.g) if s in panes]
-        return self._outputs(members[0] if len(members) == 1 else self._merge(members))
+        newest = end - self.g
+        cache = panes.cache
+        if cache is not None and cache[0] == start:
+            older = cache[2]
+        else:
+            members = [panes[s] for s in range(start, newest, self.g) if s in panes]
+            older = (
+                None if not members else members[0] if len(members) == 1 else self._merge(members)
+            )
+            panes.cache = (start, newest, older)
+        last = panes.get(newest)
+        if older is None:
+            assert last is not None
+            return self._outputs(last)
+        return self._outputs(older if last is None else self._merge([older, last]))
 
     def _merge(self, members: list[Pane]) -> Pane:
         out = list(members[0])
@@ -152,22 +180,26 @@ class PaneGroup:
                 out.append(sketch_estimate(p[j]))
         return out
 
-    def evict(self, panes: dict[int, Pane], horizon: int) -> None:
+    def evict(self, panes: Panes, horizon: int) -> None:
         """Drop panes no event at or after ``horizon`` can report."""
         first = self.window.bounds(horizon)[0]
         for s in [s for s in panes if s < first]:
             del panes[s]
 
-    def new_state(self) -> dict[int, Pane]:
-        return {}
+    def new_state(self) -> Panes:
+        return Panes()
 
-    def to_json(self, panes: dict[int, Pane]) -> Any:
+    def to_json(self, panes: Panes) -> Any:
+        """The panes, JSON-able (int keys as the stdlib json writes them). Without sketches the
+        live panes themselves: a checkpoint encodes them before processing goes on."""
         k = self._dbase
-        return {str(s): p[:k] + [sketch_to_json(x) for x in p[k:]] for s, p in panes.items()}
+        if not self.didx:
+            return panes
+        return {s: p[:k] + [sketch_to_json(x) for x in p[k:]] for s, p in panes.items()}
 
-    def from_json(self, raw: Any) -> dict[int, Pane]:
+    def from_json(self, raw: Any) -> Panes:
         k = self._dbase
-        out: dict[int, Pane] = {}
+        out = Panes()
         for s, p in raw.items():
             sketches: list[Sketch] = [sketch_from_json(x) for x in p[k:]]
             out[int(s)] = [float(p[0]), int(p[1]), *(float(v) for v in p[2:k]), *sketches]

@@ -80,6 +80,8 @@ class FeatureProcessor:
         self._hot_fields = tuple(t.inputs[0] for t in view.transforms if t.kind == "one_hot")
         self.n_processed = 0
         self.n_dead = 0
+        stored = {n: i for i, n in enumerate(self.names[: len(view.raw_fields) + len(view.specs)])}
+        self._transform_plan = [(t, [stored.get(i, i) for i in t.inputs]) for t in view.transforms]
 
     def process(self, records: Sequence[SourceRecord]) -> FeatureBatch:
         out = FeatureBatch()
@@ -161,11 +163,11 @@ class FeatureProcessor:
         return out
 
     def _transform(self, values: list[float], fields: Mapping[str, object]) -> list[float]:
-        context: dict[str, object] = dict(fields)
-        context.update(zip(self.names, values, strict=False))
+        """Each transform reads a feature computed so far, else an event field."""
         outputs: list[float] = []
-        for t in self.view.transforms:
-            outputs += t.apply(context)
+        for t, positions in self._transform_plan:
+            args = [values[p] if isinstance(p, int) else fields[p] for p in positions]
+            outputs += t.compute(args)
         return outputs
 
     def _current(self, entity: str) -> FeatureRecord:

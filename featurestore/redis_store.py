@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
@@ -9,21 +10,26 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from featurestore.exceptions import StoreUnavailableError
+from featurestore.exceptions import StoreSchemaError, StoreUnavailableError
 from featurestore.record import FeatureRecord
+from featurestore.resp_pipe import RespPipe
 from featurestore.store import StoredVector, entity_key
 from featurestore.view import FeatureView
 
 __all__ = ["RedisStore"]
 
-_TS = "_ts"
-_WRITTEN = "_written_at"
-_TS_B = _TS.encode()
-_WRITTEN_B = _WRITTEN.encode()
+# hash fields: the vector as little-endian float64s (bit-exact, one field to pack), the event
+# time it reflects, when it was written, and how many features it holds
+_VALUES = b"v"
+_TS = b"_ts"
+_WRITTEN = b"_written_at"
+_WIDTH = b"_n"
 
 
 class RedisStore:
-    """Writes each batch's latest vectors in one pipelined round trip (HSET + EXPIRE per key).
+    """One hash per entity and view version (``prefix:{entity}:view:vN``; the hash tag keeps an
+    entity's keys on one Redis Cluster slot), written in one round trip per batch (HSET +
+    EXPIRE per key, packed by hiredis on a dedicated connection), read with pipelined HGETALLs.
 
     Redis 7.0 has no per-field expiry, so the whole key expires `view.ttl_seconds` after its last
     write. Connects in `start()`.
@@ -33,20 +39,27 @@ class RedisStore:
         self.url = url
         self.prefix = prefix
         self._client: aioredis.Redis | None = None
+        self._pipe: RespPipe | None = None
 
     async def start(self) -> None:
         client = aioredis.Redis.from_url(self.url)
+        pipe = RespPipe(self.url)
         try:
             await client.ping()
-        except (RedisError, OSError) as exc:
+            await pipe.start()
+        except (RedisError, OSError, StoreUnavailableError) as exc:
             await client.aclose()
             raise StoreUnavailableError(f"cannot reach Redis at {_safe(self.url)}: {exc}") from exc
         self._client = client
+        self._pipe = pipe
 
     async def stop(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._pipe is not None:
+            await self._pipe.stop()
+            self._pipe = None
 
     @property
     def client(self) -> aioredis.Redis:
@@ -55,28 +68,31 @@ class RedisStore:
         return self._client
 
     async def write_many(self, view: FeatureView, records: Iterable[FeatureRecord]) -> int:
-        ttl = view.ttl_seconds
+        if self._pipe is None:
+            raise RuntimeError("RedisStore.start() has not been awaited")
+        ttl = str(view.ttl_seconds).encode()
         now = str(int(time.time() * 1000)).encode()
-        names = [n.encode() for n in view.feature_names]
-        pipe = self.client.pipeline(transaction=False)
-        n = 0
+        width = len(view.feature_names)
+        blob = struct.Struct(f"<{width}d").pack
+        width_b = str(width).encode()
+        pack = RespPipe.pack
+        parts: list[bytes] = []
         for r in records:
-            key = entity_key(self.prefix, view, r.entity)
-            # pre-encoded arguments take redis-py's fast path; repr keeps floats bit-exact
-            args: list[bytes] = []
-            for name, value in zip(names, r.values, strict=True):
-                args.append(name)
-                args.append(repr(value).encode())
-            args += [_TS_B, str(r.ts).encode(), _WRITTEN_B, now]
-            pipe.execute_command("HSET", key, *args)
-            pipe.execute_command("EXPIRE", key, ttl)
-            n += 1
-        if n:
+            key = entity_key(self.prefix, view, r.entity).encode()
             try:
-                await pipe.execute()
-            except (RedisError, OSError) as exc:
-                raise StoreUnavailableError(f"Redis write failed: {exc}") from exc
-        return n
+                values = blob(*r.values)
+            except struct.error:
+                raise ValueError(
+                    f"vector of {len(r.values)} values for view {view.qualified_name} of "
+                    f"{width} features"
+                ) from None
+            ts = str(r.ts).encode()
+            hset = (b"HSET", key, _VALUES, values, _TS, ts, _WRITTEN, now, _WIDTH, width_b)
+            parts.append(pack(hset))
+            parts.append(pack((b"EXPIRE", key, ttl)))
+        if parts:
+            await self._pipe.execute(b"".join(parts), len(parts))
+        return len(parts) // 2
 
     async def read_many(
         self, view: FeatureView, entities: Sequence[str]
@@ -88,15 +104,25 @@ class RedisStore:
             rows = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"Redis read failed: {exc}") from exc
+        names = view.feature_names
         out: list[StoredVector | None] = []
         for row in rows:
             if not row:
                 out.append(None)
                 continue
-            fields = {k.decode(): v.decode() for k, v in row.items()}
-            ts = int(fields.pop(_TS))
-            written = int(fields.pop(_WRITTEN))
-            out.append(StoredVector({k: float(v) for k, v in fields.items()}, ts, written))
+            raw = row.get(_VALUES, b"")
+            if int(row.get(_WIDTH, -1)) != len(names) or len(raw) != 8 * len(names):
+                raise StoreSchemaError(
+                    f"a stored vector of view {view.qualified_name} holds {len(raw) // 8} "
+                    f"values, the view has {len(names)} features: was it written by another "
+                    "definition of the same view version?"
+                )
+            values = struct.unpack(f"<{len(names)}d", raw)
+            out.append(
+                StoredVector(
+                    dict(zip(names, values, strict=True)), int(row[_TS]), int(row[_WRITTEN])
+                )
+            )
         return out
 
 

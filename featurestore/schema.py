@@ -122,14 +122,23 @@ class EventSchema:
                 "invalid_timestamp", f"timestamp {ts!r} is outside 1970 .. year 285,000"
             )
         values: dict[str, float | int | bool | str | None] = {}
+        limit = self.max_abs_value
         for name, spec in self.fields.items():
             value = obj.get(name)
+            kind = spec.type
+            # fast paths for the common cases; anything else takes the general checks below
+            if type(value) is float and kind == "float" and -limit <= value <= limit:
+                values[name] = value
+                continue
+            if type(value) is str and kind == "str":
+                values[name] = value
+                continue
             if value is None:
                 if spec.required:
                     raise InvalidEventError("missing_field", f"missing required field {name!r}")
                 values[name] = None
                 continue
-            checked = _check_type(name, spec.type, value)
+            checked = _check_type(name, kind, value)
             if (
                 isinstance(checked, int | float)
                 and not isinstance(checked, bool)

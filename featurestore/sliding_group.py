@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from featurestore.aggregation import Aggregation
@@ -87,7 +87,9 @@ class SlidingGroup:
         buf.insert(pos, item)
         if ts > newest - self.size:
             self._add(st, item)
-            self._rebuild_extremes(st)
+            for f, v in enumerate(vals):
+                _insert_extreme(st.mins[f], ts, v, lambda a, b: a <= b)
+                _insert_extreme(st.maxs[f], ts, v, lambda a, b: a >= b)
         else:
             st.lo += 1
         lo = bisect.bisect_right(buf, ts - self.size, key=lambda it: it[0])
@@ -229,3 +231,21 @@ class SlidingGroup:
                 st.dist[f][h] = st.dist[f].get(h, 0) + 1
         self._rebuild_extremes(st)
         return st
+
+
+def _insert_extreme(
+    q: deque[tuple[int, float]], ts: int, v: float, beats: Callable[[float, float], bool]
+) -> None:
+    """Fold a late value into a monotonic deque (front = the extreme; each later entry beats
+    nothing after it): it enters unless a later entry beats it, and evicts the earlier entries
+    it beats. Ties go to the later event time, as in the in-order path."""
+    items = list(q)
+    pos = bisect.bisect_right(items, ts, key=lambda it: it[0])
+    if pos < len(items) and beats(items[pos][1], v):
+        return
+    start = pos
+    while start > 0 and beats(v, items[start - 1][1]):
+        start -= 1
+    items[start:pos] = [(ts, v)]
+    q.clear()
+    q.extend(items)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["TRANSFORMS", "Transform"]
@@ -76,13 +76,17 @@ class Transform:
         missing = [i for i in self.inputs if i not in values]
         if missing:
             raise KeyError(f"transform {self.names[0]!r} needs {missing}")
+        return self.compute([values[i] for i in self.inputs])
+
+    def compute(self, args: Sequence[object]) -> list[float]:
+        """The outputs from the inputs' values, in `inputs` order."""
         if self.kind == "one_hot":
-            value = values[self.inputs[0]]
+            value = args[0]
             key = value if isinstance(value, str) else _category(value)
             return [1.0 if key == c else 0.0 for c in self.categories]
-        x = float(values[self.inputs[0]])  # type: ignore[arg-type]  # numeric inputs
+        x = float(args[0])  # type: ignore[arg-type]  # numeric inputs
         if self.kind == "ratio":
-            den = float(values[self.inputs[1]])  # type: ignore[arg-type]
+            den = float(args[1])  # type: ignore[arg-type]
             ratio = x / den if den != 0.0 else 0.0
             return [ratio if math.isfinite(ratio) else 0.0]
         if self.kind == "log":

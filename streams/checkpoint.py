@@ -59,7 +59,9 @@ def pack(ckpt: Checkpoint) -> bytes:
             return obj.item()
         raise TypeError(f"cannot checkpoint a {type(obj).__name__}")
 
-    state = orjson.dumps(ckpt.state, default=hook, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+    # non-str keys (pane starts) become strings, as the stdlib json does
+    opts = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
+    state = orjson.dumps(ckpt.state, default=hook, option=opts)
     header = orjson.dumps(
         {
             "offsets": ckpt.offsets,

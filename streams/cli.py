@@ -117,6 +117,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
             cases=args.case or None,
         )
         return 0
+    if args.what == "features":
+        from streams.features_bench import run_features_bench
+        from streams.services import ensure_services
+
+        cfg = _config(args)
+        stream = cfg.stream(args.stream)
+        ensure_services(cfg)
+        result = asyncio.run(
+            run_features_bench(
+                cfg,
+                stream,
+                events=args.events,
+                entities=args.entities,
+                rate=args.rate,
+                duration_s=args.duration,
+                runs=args.runs,
+                serving=not args.no_serving,
+            )
+        )
+        text = json.dumps(result, indent=2)
+        out = Path(args.output or "bench/results/features.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+        print(text)
+        return 0
     raise RiffleError(f"unknown benchmark {args.what!r}")
 
 
@@ -230,8 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     fe.set_defaults(func=cmd_features_export, labelled_only=None)
 
     b = sub.add_parser("bench", parents=[common], help="benchmarks (results in bench/results/)")
-    b.add_argument("what", choices=["drivers", "models"])
+    b.add_argument("what", choices=["drivers", "models", "features"])
     b.add_argument("--events", type=int, default=100_000, help="events (models: samples) per run")
+    b.add_argument("--stream", default=None, help="features: the stream whose view to use")
+    b.add_argument("--entities", type=int, default=20_000, help="features: distinct entities")
+    b.add_argument("--rate", type=float, default=5000.0, help="features: events/s for freshness")
+    b.add_argument("--duration", type=float, default=20.0, help="features: seconds per timed run")
+    b.add_argument("--no-serving", action="store_true", help="features: skip serving latency")
     b.add_argument("--batch", type=int, default=256, help="models: micro-batch size")
     b.add_argument("--case", action="append", help="models: logreg+scaler, hoeffding_tree, ...")
     b.add_argument("--runs", type=int, default=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Awaitable
 from typing import Any
 
@@ -11,9 +12,11 @@ from aiokafka import TopicPartition
 from featurestore import FeatureProcessor, FeatureRecord, OnlineStore, SourceRecord
 from streams.config import StreamConfig
 from streams.metrics import METRICS
-from streams.stage_loop import Batch, StageLoop
+from streams.stage_loop import Batch, OutRecord, StageLoop
 
-__all__ = ["FeatureLoop"]
+__all__ = ["FRESHNESS_BUCKETS", "FeatureLoop"]
+
+FRESHNESS_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 60000)
 
 
 class FeatureLoop(StageLoop):
@@ -25,6 +28,8 @@ class FeatureLoop(StageLoop):
         self.cfg = cfg
         self.store = store
         self._procs: dict[int, FeatureProcessor] = {}
+        # recent per-event freshness samples (ms), read by `riffle bench features`
+        self.freshness: deque[float] = deque(maxlen=1_000_000)
 
     def _proc(self, partition: int) -> FeatureProcessor:
         proc = self._procs.get(partition)
@@ -35,9 +40,10 @@ class FeatureLoop(StageLoop):
     async def handle(self, batch: Batch) -> list[Awaitable[Any]]:
         futs: list[Awaitable[Any]] = []
         latest: dict[str, FeatureRecord] = {}
-        send = self.producer.send
         out_topic = self.cfg.topics.features
         max_ts = 0
+        event_ts: list[int] = []
+        outgoing: list[OutRecord] = []
         by_partition: dict[TopicPartition, list[SourceRecord]] = {}
         for tp, m in batch:
             by_partition.setdefault(tp, []).append(
@@ -53,27 +59,27 @@ class FeatureLoop(StageLoop):
             )
         for tp, recs in by_partition.items():
             out = self._proc(tp.partition).process(recs)
-            for r in out.features:
-                # the source's timestamp travels on, so downstream stages can merge partitions
-                # in the order the events were produced
-                futs.append(
-                    await send(
-                        out_topic,
-                        r.to_json(),
-                        key=r.entity.encode(),
-                        headers=_reply_headers(r),
-                        timestamp_ms=r.source_ts,
-                    )
-                )
+            # the source's timestamp travels on, so downstream stages can merge partitions in
+            # the order the events were produced
+            outgoing.extend(
+                (r.entity.encode(), r.to_json(), r.source_ts or None, _reply_headers(r))
+                for r in out.features
+            )
             futs.extend(await self.send_dead(out.dead))
             latest.update(out.latest)
+            event_ts.extend(r.ts for r in out.features)
             max_ts = max(max_ts, out.max_ts)
+        futs.extend(await self.send_many(out_topic, outgoing))
         if latest:
             await self.store.write_many(self.cfg.view, latest.values())
-            # freshness: event time of the newest event → its vector written to the store
-            METRICS.set(
-                "riffle_feature_freshness_ms", time.time() * 1000 - max_ts, stream=self.stream
+            # freshness: event time → the event's vector written to the store, per event
+            now = time.time() * 1000
+            lags = [now - ts for ts in event_ts]
+            self.freshness.extend(lags)
+            METRICS.observe_many(
+                "riffle_feature_freshness_ms", lags, FRESHNESS_BUCKETS, stream=self.stream
             )
+            METRICS.set("riffle_feature_batch_freshness_ms", now - max_ts, stream=self.stream)
             METRICS.inc("riffle_feature_writes_total", len(latest), stream=self.stream)
         return futs
 
@@ -98,9 +104,9 @@ class FeatureLoop(StageLoop):
         return None
 
 
-def _reply_headers(r: FeatureRecord) -> list[tuple[str, bytes]] | None:
+def _reply_headers(r: FeatureRecord) -> list[tuple[str, bytes]]:
     if r.reply_to is None:
-        return None
+        return []
     headers = [("reply-to", r.reply_to.encode())]
     if r.correlation_id is not None:
         headers.append(("correlation-id", r.correlation_id.encode()))

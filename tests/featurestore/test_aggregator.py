@@ -125,7 +125,9 @@ def test_checkpoint_mid_stream_resumes_identically(view: FeatureView, log: list[
     assert resumed.current("stale") is None or "stale" in {e.entity for e in log}
     outputs += run(resumed, log[cut:])
     assert outputs == uninterrupted
-    assert resumed.state_dict() == json.loads(json.dumps(Aggregator_state(view, log)))
+    assert json.loads(json.dumps(resumed.state_dict())) == json.loads(
+        json.dumps(Aggregator_state(view, log))
+    )
 
 
 def Aggregator_state(view: FeatureView, log: list[Ev]) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 import time
@@ -18,6 +19,7 @@ from featurestore import (
     RedisStore,
     StoreUnavailableError,
 )
+from featurestore.exceptions import StoreSchemaError
 from featurestore.store import entity_key
 
 VIEW = FeatureView("txn", window="10s", fields=("x",), aggregations=("count", "mean"))
@@ -186,3 +188,43 @@ async def test_unreachable_redis_hides_unusual_passwords(url: str):
     with pytest.raises(StoreUnavailableError) as info:
         await RedisStore(url).start()
     assert "cret" not in str(info.value)
+
+
+@pytest.mark.integration
+async def test_redis_store_selects_the_url_database_and_survives_a_dropped_connection(
+    services: tuple[str, str],
+):
+    base = services[1].rsplit("/", 1)[0]
+    prefix = f"riffle-test-{uuid.uuid4().hex}"
+    store = RedisStore(f"{base}/5", prefix=prefix)
+    await store.start()
+    try:
+        await store.write_many(VIEW, [rec("a", 5, [1.0, 2.0, 3.0])])
+        key = entity_key(prefix, VIEW, "a")
+        assert await store.client.exists(key) == 1  # the read client uses db 5 too
+        other = RedisStore(f"{base}/0", prefix=prefix)
+        await other.start()
+        try:
+            assert await other.read_many(VIEW, ["a"]) == [None]
+        finally:
+            await other.stop()
+        # the server drops the write connection: the next batch reconnects (and selects db 5)
+        await store.client.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        with contextlib.suppress(StoreUnavailableError):
+            await store.write_many(VIEW, [rec("b", 6, [1.0, 1.0, 1.0])])
+        await store.write_many(VIEW, [rec("c", 7, [4.0, 4.0, 4.0])])
+        (c,) = await store.read_many(VIEW, ["c"])
+        assert c is not None and c.values[NAMES[0]] == 4.0
+        await store.client.delete(*[entity_key(prefix, VIEW, e) for e in "abc"])
+    finally:
+        await store.stop()
+
+
+@pytest.mark.integration
+async def test_a_vector_written_by_another_view_definition_is_refused(redis_store: RedisStore):
+    await redis_store.write_many(VIEW, [rec("a", 5, [1.0, 2.0, 3.0])])
+    wider = FeatureView("txn", window="10s", fields=("x",), aggregations=("count", "mean", "max"))
+    with pytest.raises(StoreSchemaError, match="holds 3 values, the view has 4 features"):
+        await redis_store.read_many(wider, ["a"])
+    with pytest.raises(ValueError, match="2 values"):
+        await redis_store.write_many(VIEW, [rec("a", 5, [1.0, 2.0])])

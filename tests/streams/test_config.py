@@ -56,6 +56,32 @@ _DELETE = object()
             ["amount", "nope"],
             "streams.payments.features.fields",
         ),
+        (
+            "streams.payments.features.aggregations",
+            ["count", {"kind": "median", "field": "amount"}],
+            "streams.payments.features.aggregations[1]",
+        ),
+        (
+            "streams.payments.features.aggregations",
+            [{"kind": "std", "field": "amount", "window": "1h every 7m"}],
+            "streams.payments.features.aggregations[0]",
+        ),
+        (
+            "streams.payments.features.aggregations",
+            ["mean", {"kind": "distinct", "field": "shop", "window": "last 5m"}],
+            "streams.payments.features.aggregations",
+        ),
+        (
+            "streams.payments.features.transforms",
+            [{"kind": "sqrt", "inputs": ["amount"]}],
+            "streams.payments.features.transforms[0]",
+        ),
+        (
+            "streams.payments.features.transforms",
+            [{"kind": "log", "inputs": ["amount_median_5m"]}],
+            "streams.payments.features",
+        ),
+        ("streams.payments.features.entity", "amount", "streams.payments.features"),
         ("streams.payments.model.type", "xgboost", "streams.payments.model.type"),
         ("streams.payments.model.learning_rate", 0.1, "streams.payments.model.learning_rate"),
         ("streams.payments.model.lr", -0.1, "streams.payments.model.lr"),
@@ -141,3 +167,11 @@ def test_bad_drift_params_name_the_key() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(raw, {})
     assert info.value.key == "streams.payments.monitor.drift_params"
+
+
+def test_the_demo_view_declares_every_window_kind_and_transforms() -> None:
+    view = load_config(ROOT / "riffle.toml", env={}).stream("payments").view
+    assert {s.window_spec.kind for s in view.specs} == {"tumbling", "hopping", "sliding"}
+    assert {s.kind for s in view.specs} >= {"count", "std", "distinct", "ewm", "rate"}
+    assert view.feature_names[-3:] == ("channel=web", "channel=app", "channel=pos")
+    assert view.ttl_seconds == 7200  # two of the longest window (1 h)
