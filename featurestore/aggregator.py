@@ -102,6 +102,20 @@ class Aggregator:
     def _new_entity(self) -> _Entity:
         return _Entity([g.new_state() for g in self._groups], len(self._ewm))
 
+    def check(self, ts: int, nums: Sequence[float]) -> None:
+        """Raise `InvalidEventError` if `update` would refuse the event; changes nothing."""
+        if ts < self.watermark - self.lateness:
+            raise InvalidEventError(
+                "late_event",
+                f"event time {ts} is more than {self.lateness} ms behind the newest event "
+                f"time seen ({self.watermark})",
+            )
+        for i, v in enumerate(nums):
+            if not -_LIMIT < v < _LIMIT:
+                raise InvalidEventError(
+                    "overflow", f"field {self.num_fields[i]!r} is too large to aggregate: {v!r}"
+                )
+
     def update(
         self,
         entity: str,
@@ -115,17 +129,7 @@ class Aggregator:
         ``nums`` are the values of `num_fields`, ``keys`` those of `key_fields` (any hashable
         JSON value), ``raw`` the passthrough values kept for `current`.
         """
-        if ts < self.watermark - self.lateness:
-            raise InvalidEventError(
-                "late_event",
-                f"event time {ts} is more than {self.lateness} ms behind the newest event "
-                f"time seen ({self.watermark})",
-            )
-        for i, v in enumerate(nums):
-            if not -_LIMIT < v < _LIMIT:
-                raise InvalidEventError(
-                    "overflow", f"field {self.num_fields[i]!r} is too large to aggregate: {v!r}"
-                )
+        self.check(ts, nums)
         hashes = [hash_value(k) for k in keys]
         st = self._state.get(entity)
         if st is None:

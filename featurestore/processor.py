@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from featurestore.aggregator import Aggregator
 from featurestore.exceptions import InvalidEventError
 from featurestore.record import DeadLetter, FeatureRecord, SourceRecord
 from featurestore.schema import EventSchema
 from featurestore.view import FeatureView
+from featurestore.view_state import ViewState
 
 __all__ = ["FeatureBatch", "FeatureProcessor"]
 
@@ -25,6 +25,8 @@ class FeatureBatch:
     dead: list[DeadLetter] = field(default_factory=list)
     latest: dict[str, FeatureRecord] = field(default_factory=dict)
     max_ts: int = 0
+    # the serving-only views' newest vectors: view name -> entity -> vector
+    views: dict[str, dict[str, FeatureRecord]] = field(default_factory=dict)
 
 
 class FeatureProcessor:
@@ -48,51 +50,34 @@ class FeatureProcessor:
     [(2, 'missing_field')]
     """
 
-    def __init__(self, schema: EventSchema, view: FeatureView) -> None:
-        missing = [f for f in view.input_fields if f not in schema.fields]
-        if missing:
-            raise ValueError(f"feature view {view.name!r} uses fields not in the schema: {missing}")
-        self._aggregator = Aggregator(view)
-        numeric = (*view.raw_fields, *self._aggregator.num_fields)
-        bad = [
-            f
-            for f in numeric
-            if schema.fields[f].type not in ("float", "int", "bool")
-            or not schema.fields[f].required
-        ]
-        if bad:
-            raise ValueError(f"feature view {view.name!r} needs required numeric fields: {bad}")
-        if view.entity is not None and (
-            view.entity not in schema.fields
-            or schema.fields[view.entity].type not in ("str", "int")
-            or not schema.fields[view.entity].required
-        ):
-            raise ValueError(f"view entity {view.entity!r} must be a required str or int field")
-        optional = [f for f in view.input_fields if not schema.fields[f].required]
-        if optional:
-            raise ValueError(f"feature view {view.name!r} reads optional fields: {optional}")
+    def __init__(
+        self, schema: EventSchema, view: FeatureView, extra_views: Sequence[FeatureView] = ()
+    ) -> None:
+        names = [v.name for v in (view, *extra_views)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"feature view names must be distinct, got {names}")
         self.schema = schema
         self.view = view
         self.names = view.feature_names
-        self._num_fields = self._aggregator.num_fields
-        self._key_fields = self._aggregator.key_fields
-        self._raw_fields = view.raw_fields
-        self._hot_fields = tuple(t.inputs[0] for t in view.transforms if t.kind == "one_hot")
+        self._primary = ViewState(schema, view)
+        self._views = {view.name: self._primary}
+        self._views.update((v.name, ViewState(schema, v)) for v in extra_views)
         self.n_processed = 0
         self.n_dead = 0
-        stored = {n: i for i, n in enumerate(self.names[: len(view.raw_fields) + len(view.specs)])}
-        self._transform_plan = [(t, [stored.get(i, i) for i in t.inputs]) for t in view.transforms]
+
+    @property
+    def views(self) -> tuple[FeatureView, ...]:
+        """The primary view (the model's input) first, then the serving-only views."""
+        return tuple(vs.view for vs in self._views.values())
 
     def process(self, records: Sequence[SourceRecord]) -> FeatureBatch:
         out = FeatureBatch()
         decode = self.schema.decode
-        update = self._aggregator.update
         max_future = self.schema.max_future_ms
-        hot = bool(self._hot_fields)
-        transforms = bool(self.view.transforms)
-        stale: set[str] = set()
-        newest_ts = self._aggregator.newest_ts
-        key_field = self.view.entity
+        primary = self._primary
+        every = list(self._views.values())
+        for vs in every:
+            vs.begin()
         for rec in records:
             try:
                 event = decode(rec.value)
@@ -102,17 +87,10 @@ class FeatureProcessor:
                         f"event time {event.ts} is more than {max_future} ms after it was "
                         f"produced ({rec.timestamp})",
                     )
-                reply_to, correlation_id = _reply_headers(rec.headers)
-                fields = event.fields
-                entity = event.entity if key_field is None else str(fields[key_field])
-                raw = [float(fields[f]) for f in self._raw_fields]  # type: ignore[arg-type]
-                aggregates = update(
-                    entity,
-                    event.ts,
-                    [float(fields[f]) for f in self._num_fields],  # type: ignore[arg-type]
-                    [fields[f] for f in self._key_fields],
-                    raw + [fields[f] for f in self._hot_fields] if hot else raw,
-                )
+                reply_to, correlation_id, only = _headers(rec.headers)
+                targets = every if only is None else self._targets(only)
+                for vs in targets:  # all views take the event, or none does
+                    vs.check(event)
             except InvalidEventError as exc:
                 out.dead.append(
                     DeadLetter(
@@ -126,90 +104,91 @@ class FeatureProcessor:
                     )
                 )
                 continue
-            values = raw + aggregates
-            if transforms:
-                values += self._transform(values, fields)
-            fr = FeatureRecord(
-                event.id,
-                entity,
-                event.ts,
-                values,
-                event.label,
-                self.view.name,
-                self.view.version,
-                rec.topic,
-                rec.partition,
-                rec.offset,
-                reply_to,
-                correlation_id,
-                self.names,
-                rec.timestamp,
-            )
-            out.features.append(fr)
+            for vs in targets:
+                entity, values = vs.fold(event)
+                if vs is not primary:
+                    v = vs.view
+                    vec = FeatureRecord(
+                        "", entity, event.ts, values, None, v.name, v.version, names=vs.names
+                    )
+                    vs.note(entity, event.ts, vec)
+                    continue
+                fr = FeatureRecord(
+                    event.id,
+                    entity,
+                    event.ts,
+                    values,
+                    event.label,
+                    self.view.name,
+                    self.view.version,
+                    rec.topic,
+                    rec.partition,
+                    rec.offset,
+                    reply_to,
+                    correlation_id,
+                    self.names,
+                    rec.timestamp,
+                )
+                out.features.append(fr)
+                vs.note(entity, event.ts, fr)
             if event.ts > out.max_ts:
                 out.max_ts = event.ts
-            # the store holds each entity's newest vector; a late event changes it only
-            # through its window, which `current` recomputes below
-            if event.ts >= newest_ts(entity):
-                out.latest[entity] = fr
-                stale.discard(entity)
-            else:
-                stale.add(entity)
-        for entity in stale:
-            out.latest[entity] = self._current(entity)
-        self.n_processed += len(out.features)
+            self.n_processed += 1
         self.n_dead += len(out.dead)
-        self._aggregator.evict()
+        out.latest = primary.finish()
+        for vs in every:
+            if vs is not primary:
+                out.views[vs.view.name] = vs.finish()
         return out
 
-    def _transform(self, values: list[float], fields: Mapping[str, object]) -> list[float]:
-        """Each transform reads a feature computed so far, else an event field."""
-        outputs: list[float] = []
-        for t, positions in self._transform_plan:
-            args = [values[p] if isinstance(p, int) else fields[p] for p in positions]
-            outputs += t.compute(args)
-        return outputs
-
-    def _current(self, entity: str) -> FeatureRecord:
-        """The entity's newest vector with its aggregates as of now (late events folded in)."""
-        current = self._aggregator.current(entity)
-        assert current is not None
-        ts, stored, aggregates = current
-        raw = stored[: len(self._raw_fields)]
-        values = raw + aggregates
-        if self.view.transforms:
-            hot = dict(zip(self._hot_fields, stored[len(self._raw_fields) :], strict=True))
-            values += self._transform(values, hot)
-        view = self.view
-        return FeatureRecord(
-            "", entity, ts, values, None, view.name, view.version, names=self.names
-        )
+    def _targets(self, names: list[str]) -> list[ViewState]:
+        unknown = [n for n in names if n not in self._views]
+        if unknown:
+            raise InvalidEventError(
+                "unknown_view",
+                f"event names views {unknown}; this stream has {list(self._views)}",
+            )
+        return [self._views[n] for n in dict.fromkeys(names)]
 
     @property
     def n_entities(self) -> int:
-        """Entities whose window is held in memory."""
-        return len(self._aggregator)
+        """Entities whose state the primary view holds in memory."""
+        return len(self._primary.aggregator)
 
     def aggregates(self, entity: str) -> list[float] | None:
         """The entity's aggregates as of its newest event, or None if it has no state."""
-        current = self._aggregator.current(entity)
+        current = self._primary.aggregator.current(entity)
         return None if current is None else current[2]
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "aggregator": self._aggregator.state_dict(),
+            "aggregator": self._primary.state_dict(),
+            "views": {
+                n: vs.state_dict() for n, vs in self._views.items() if vs is not self._primary
+            },
             "n_processed": self.n_processed,
             "n_dead": self.n_dead,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._aggregator.load_state_dict(state["aggregator"])
+        extra = state.get("views", {})
+        wanted = [n for n, vs in self._views.items() if vs is not self._primary]
+        if sorted(extra) != sorted(wanted):
+            raise ValueError(f"checkpoint holds views {sorted(extra)}, not {sorted(wanted)}")
+        self._primary.load_state_dict(state["aggregator"])
+        for n in wanted:
+            self._views[n].load_state_dict(extra[n])
         self.n_processed = int(state["n_processed"])
         self.n_dead = int(state["n_dead"])
 
 
-def _reply_headers(headers: tuple[tuple[str, bytes], ...]) -> tuple[str | None, str | None]:
+def _headers(
+    headers: tuple[tuple[str, bytes], ...],
+) -> tuple[str | None, str | None, list[str] | None]:
+    """reply-to, correlation-id and the views the event is for (``riffle-view``, a
+    comma-separated list; None: every view of the stream)."""
     reply_to = correlation_id = None
+    views: list[str] | None = None
     try:
         for k, v in headers:
             if v is None:  # Kafka allows null header values
@@ -220,9 +199,11 @@ def _reply_headers(headers: tuple[tuple[str, bytes], ...]) -> tuple[str | None, 
                     raise InvalidEventError("bad_header", f"reply-to {reply_to!r} is no topic name")
             elif k == "correlation-id":
                 correlation_id = v.decode()
+            elif k == "riffle-view":
+                views = [n.strip() for n in v.decode().split(",") if n.strip()]
     except UnicodeDecodeError:
-        raise InvalidEventError("bad_header", "reply-to / correlation-id is not UTF-8") from None
-    return reply_to, correlation_id
+        raise InvalidEventError("bad_header", "a riffle header is not UTF-8") from None
+    return reply_to, correlation_id, views
 
 
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")

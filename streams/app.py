@@ -9,13 +9,24 @@ path runs as a faust service whose stage loops read with aiokafka `getmany` (see
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import faust
 import orjson
+from faust.web import Request, Response, View
 from mode import Service
 
+from featurestore import (
+    FeatureRecord,
+    FeatureServer,
+    FeatureStoreError,
+    FeatureView,
+    InvalidRequestError,
+    StoredVector,
+    StoreUnavailableError,
+    UnknownViewError,
+)
 from streams.config import RiffleConfig
 from streams.metrics import METRICS
 from streams.worker import STAGES, Worker
@@ -86,4 +97,67 @@ def create_app(
         ok = bool(loops) and all(loops.values())
         return self.json({"ok": ok, "loops": loops}, status=200 if ok else 503)
 
+    server = FeatureServer(
+        _WorkerStore(worker), {v.name: v for s in worker.stream_cfgs for v in s.views}
+    )
+
+    @app.page("/features/{view}/{entity}")
+    class FeatureVectorPage(View):
+        async def get(self, request: Request, view: str, entity: str) -> Response:
+            try:
+                return _json(self, await server.get(view, entity))
+            except Exception as exc:
+                return _error(self, exc)
+
+    @app.page("/features/{view}")
+    class FeatureBatchPage(View):
+        async def post(self, request: Request, view: str) -> Response:
+            try:
+                server.view(view)  # an unknown view is a 404 whatever the body
+                entities = server.parse_entities(await self.read_request_content(request))
+                return _json(self, await server.get_many(view, entities))
+            except Exception as exc:
+                return _error(self, exc)
+
     return app
+
+
+class _WorkerStore:
+    """Serving reads through the worker's own `RedisStore` (one connection pool per process),
+    which exists once the worker has started."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    async def start(self) -> None:
+        return None  # the worker starts and stops its store
+
+    async def stop(self) -> None:
+        return None
+
+    async def write_many(self, view: FeatureView, records: Iterable[FeatureRecord]) -> int:
+        raise NotImplementedError("the serving layer only reads")
+
+    async def read_many(
+        self, view: FeatureView, entities: Sequence[str]
+    ) -> list[StoredVector | None]:
+        store = self._worker._store
+        if store is None:
+            raise StoreUnavailableError("the worker has not connected to Redis yet")
+        return await store.read_many(view, entities)
+
+
+def _json(page: View, body: Any, status: int = 200) -> Response:
+    return page.bytes(orjson.dumps(body), content_type="application/json", status=status)
+
+
+def _error(page: View, exc: Exception) -> Response:
+    if isinstance(exc, UnknownViewError):
+        return _json(page, {"error": str(exc), "view": exc.view}, 404)
+    if isinstance(exc, InvalidRequestError):
+        return _json(page, {"error": str(exc)}, exc.status)
+    if isinstance(exc, StoreUnavailableError):
+        return _json(page, {"error": str(exc)}, 503)
+    kind = "feature store error" if isinstance(exc, FeatureStoreError) else "unexpected error"
+    log.error("feature serving: %s", kind, exc_info=exc)
+    return _json(page, {"error": f"{kind}: {type(exc).__name__}"}, 500)

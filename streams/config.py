@@ -141,6 +141,12 @@ class StreamConfig:
     model: ModelConfig
     monitor: MonitorConfig
     max_pending_labels: int = 100_000
+    # serving-only views computed from the same events (the model reads `view`)
+    extra_views: tuple[FeatureView, ...] = ()
+
+    @property
+    def views(self) -> tuple[FeatureView, ...]:
+        return (self.view, *self.extra_views)
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,7 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
             "model",
             "monitor",
             "max_pending_labels",
+            "views",
         },
     )
     topics = Topics.for_stream(name)
@@ -270,56 +277,35 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
     if not fields:
         raise ConfigError(f"{key}.schema", "declare the event's fields")
     schema = _build(f"{key}.event", EventSchema, {**event, "fields": fields})
-    f_raw = dict(_table(raw, "features", f"{key}.features"))
-    _only(
-        f_raw,
-        f"{key}.features",
-        {
-            "name",
-            "window",
-            "fields",
-            "aggregations",
-            "passthrough",
-            "version",
-            "ttl",
-            "allowed_lateness",
-            "transforms",
-            "entity",
-        },
-    )
-    f_raw.setdefault("name", name)
-    f_raw.setdefault("fields", [f for f, s in fields.items() if s.type in ("float", "int")])
-    for tup in ("fields", "passthrough"):
-        if tup in f_raw:
-            f_raw[tup] = tuple(f_raw[tup])
-    f_raw["aggregations"] = tuple(
-        _build(f"{key}.features.aggregations[{i}]", Aggregation, a) if isinstance(a, Mapping) else a
-        for i, a in enumerate(f_raw.get("aggregations", FeatureView.aggregations))
-    )
-    f_raw["transforms"] = tuple(
-        _build(f"{key}.features.transforms[{i}]", Transform, _tuples(t))
-        for i, t in enumerate(f_raw.get("transforms", ()))
-    )
-    view = _build(f"{key}.features", FeatureView, f_raw)
-    for f in view.input_fields:
-        if f not in fields:
-            where = next(
-                part
-                for part, used in (
-                    ("fields", view.fields),
-                    ("passthrough", view.raw_fields),
-                    ("aggregations", [s.field for s in view.specs]),
-                    ("transforms", [t.inputs[0] for t in view.transforms]),
-                )
-                if f in used
+    view = _view(f"{key}.features", _table(raw, "features", f"{key}.features"), name, fields)
+    extra_raw = raw.get("views", [])
+    if not isinstance(extra_raw, list):
+        raise ConfigError(f"{key}.views", "must be an array of tables ([[streams.<s>.views]])")
+    extra_views = []
+    for i, v_raw in enumerate(extra_raw):
+        v_key = f"{key}.views[{i}]"
+        if not isinstance(v_raw, Mapping) or "name" not in v_raw:
+            raise ConfigError(v_key, "each view is a table with at least a name")
+        extra_views.append(_view(v_key, v_raw, str(v_raw["name"]), fields))
+    partitions = raw.get("partitions", 1)
+    for where, v in [(f"{key}.features", view)] + [
+        (f"{key}.views[{i}]", v) for i, v in enumerate(extra_views)
+    ]:
+        if v.entity not in (None, schema.entity_field) and partitions != 1:
+            raise ConfigError(
+                f"{where}.entity",
+                f"a view keyed by {v.entity!r} rather than the stream's entity field needs "
+                "its events partitioned by that field; Riffle does not repartition yet, so "
+                "use it on a stream with 1 partition",
             )
-            raise ConfigError(f"{key}.features.{where}", f"{f!r} is not in {key}.schema")
-    if view.entity is not None and view.entity not in fields:
-        raise ConfigError(f"{key}.features.entity", f"{view.entity!r} is not in {key}.schema")
-    try:
-        FeatureProcessor(schema, view)
-    except ValueError as exc:
-        raise ConfigError(f"{key}.features", str(exc)) from None
+    checks = [(f"{key}.features", [view])]
+    checks += [(f"{key}.views[{i}]", [view, v]) for i, v in enumerate(extra_views)]
+    checks.append((f"{key}.views", [view, *extra_views]))
+    for where, views in checks:
+        try:
+            FeatureProcessor(schema, views[0], views[1:])
+        except ValueError as exc:
+            raise ConfigError(where, str(exc)) from None
     m_raw = _table(raw, "model", f"{key}.model")
     _only(m_raw, f"{key}.model", set(ModelConfig.__dataclass_fields__))
     model = ModelConfig(**m_raw)
@@ -361,7 +347,63 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
         raise ConfigError(f"{key}.partitions", "must be a positive integer")
     max_pending = raw.get("max_pending_labels", 100_000)
     _positive(f"{key}.max_pending_labels", max_pending)
-    return StreamConfig(name, topics, partitions, schema, view, model, monitor, max_pending)
+    return StreamConfig(
+        name, topics, partitions, schema, view, model, monitor, max_pending, tuple(extra_views)
+    )
+
+
+def _view(
+    vkey: str, raw: Mapping[str, Any], name: str, fields: Mapping[str, FieldSpec]
+) -> FeatureView:
+    """A feature view table (`[streams.<s>.features]` or one of `[[streams.<s>.views]]`)."""
+    skey = vkey.rsplit(".", 1)[0] + ".schema"
+    f_raw = dict(raw)
+    _only(
+        f_raw,
+        vkey,
+        {
+            "name",
+            "window",
+            "fields",
+            "aggregations",
+            "passthrough",
+            "version",
+            "ttl",
+            "allowed_lateness",
+            "transforms",
+            "entity",
+        },
+    )
+    f_raw.setdefault("name", name)
+    f_raw.setdefault("fields", [f for f, s in fields.items() if s.type in ("float", "int")])
+    for tup in ("fields", "passthrough"):
+        if tup in f_raw:
+            f_raw[tup] = tuple(f_raw[tup])
+    f_raw["aggregations"] = tuple(
+        _build(f"{vkey}.aggregations[{i}]", Aggregation, a) if isinstance(a, Mapping) else a
+        for i, a in enumerate(f_raw.get("aggregations", FeatureView.aggregations))
+    )
+    f_raw["transforms"] = tuple(
+        _build(f"{vkey}.transforms[{i}]", Transform, _tuples(t))
+        for i, t in enumerate(f_raw.get("transforms", ()))
+    )
+    view: FeatureView = _build(vkey, FeatureView, f_raw)
+    for f in view.input_fields:
+        if f not in fields:
+            where = next(
+                part
+                for part, used in (
+                    ("fields", view.fields),
+                    ("passthrough", view.raw_fields),
+                    ("aggregations", [s.field for s in view.specs]),
+                    ("transforms", [t.inputs[0] for t in view.transforms]),
+                )
+                if f in used
+            )
+            raise ConfigError(f"{vkey}.{where}", f"{f!r} is not in {skey}")
+    if view.entity is not None and view.entity not in fields:
+        raise ConfigError(f"{vkey}.entity", f"{view.entity!r} is not in {skey}")
+    return view
 
 
 def model_from_config(cfg: ModelConfig) -> Any:

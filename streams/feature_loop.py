@@ -34,7 +34,9 @@ class FeatureLoop(StageLoop):
     def _proc(self, partition: int) -> FeatureProcessor:
         proc = self._procs.get(partition)
         if proc is None:
-            proc = self._procs[partition] = FeatureProcessor(self.cfg.schema, self.cfg.view)
+            proc = self._procs[partition] = FeatureProcessor(
+                self.cfg.schema, self.cfg.view, self.cfg.extra_views
+            )
         return proc
 
     async def handle(self, batch: Batch) -> list[Awaitable[Any]]:
@@ -44,6 +46,7 @@ class FeatureLoop(StageLoop):
         max_ts = 0
         event_ts: list[int] = []
         outgoing: list[OutRecord] = []
+        extra: dict[str, dict[str, FeatureRecord]] = {}
         by_partition: dict[TopicPartition, list[SourceRecord]] = {}
         for tp, m in batch:
             by_partition.setdefault(tp, []).append(
@@ -67,9 +70,14 @@ class FeatureLoop(StageLoop):
             )
             futs.extend(await self.send_dead(out.dead))
             latest.update(out.latest)
+            for name, vectors in out.views.items():
+                extra.setdefault(name, {}).update(vectors)
             event_ts.extend(r.ts for r in out.features)
             max_ts = max(max_ts, out.max_ts)
         futs.extend(await self.send_many(out_topic, outgoing))
+        for view in self.cfg.extra_views:
+            if extra.get(view.name):
+                await self.store.write_many(view, extra[view.name].values())
         if latest:
             await self.store.write_many(self.cfg.view, latest.values())
             # freshness: event time → the event's vector written to the store, per event

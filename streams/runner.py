@@ -56,7 +56,7 @@ class EmbeddedRunner:
         on_batch: Callable[[RunResult], None] | None = None,
     ) -> None:
         self.cfg = cfg
-        self.processor = FeatureProcessor(cfg.schema, cfg.view)
+        self.processor = FeatureProcessor(cfg.schema, cfg.view, cfg.extra_views)
         self.learner = Learner(
             cfg.name, cfg.view.feature_names, cfg.model, max_pending=cfg.max_pending_labels
         )
@@ -96,6 +96,8 @@ class EmbeddedRunner:
                 res.n_events += 1
         out = self.processor.process(sources)
         await self.store.write_many(self.cfg.view, out.latest.values())
+        for view in self.cfg.extra_views:
+            await self.store.write_many(view, out.views.get(view.name, {}).values())
         res.dead.extend(out.dead)
         by_offset = {r.offset: r for r in out.features}
         mixed: list[FeatureRecord | Label] = []

@@ -273,3 +273,69 @@ def test_events_far_ahead_of_their_production_time_are_refused():
     out = proc.process([ahead, ok])
     assert [d.reason for d in out.dead] == ["future_timestamp"]
     assert [r.event_id for r in out.features] == ["2"]
+
+
+MERCHANTS = FeatureView(
+    "merchants",
+    window="1s",
+    fields=("x",),
+    aggregations=("count", "sum"),
+    passthrough=(),
+    entity="shop",
+    allowed_lateness="100ms",
+)
+SHOPS = EventSchema(fields={**FIELDS, "shop": FieldSpec("str")})
+
+
+def shop_ev(i: str, entity: str, ts: int, shop: str, x: float = 1.0) -> bytes:
+    return orjson.dumps(
+        {"id": i, "entity": entity, "ts": ts, "x": x, "n": 1, "flag": True, "shop": shop}
+    )
+
+
+def test_serving_views_fold_the_same_events_under_their_own_key():
+    proc = FeatureProcessor(SHOPS, VIEW, [MERCHANTS])
+    out = proc.process(
+        source([shop_ev("1", "a", 1000, "s1", 2.0), shop_ev("2", "b", 1100, "s1", 3.0)])
+    )
+    assert [r.entity for r in out.features] == ["a", "b"]  # the model's view
+    shops = out.views["merchants"]
+    assert list(shops) == ["s1"] and shops["s1"].values == [2.0, 5.0]
+    assert shops["s1"].names == MERCHANTS.feature_names and shops["s1"].ts == 1100
+
+
+def test_the_view_header_routes_an_event_and_an_unknown_view_is_dead_lettered():
+    proc = FeatureProcessor(SHOPS, VIEW, [MERCHANTS])
+    only_shops = [("riffle-view", b"merchants")]
+    out = proc.process(
+        source([shop_ev("1", "a", 1000, "s1")], headers=only_shops)
+        + source([shop_ev("2", "a", 1001, "s1")], start=200, headers=[("riffle-view", b"nope")])
+    )
+    assert out.features == [] and out.latest == {}  # not for the model: no features record
+    assert out.views["merchants"]["s1"].values == [1.0, 1.0]
+    (dead,) = out.dead
+    assert (dead.reason, dead.offset) == ("unknown_view", 200) and "nope" in dead.message
+    assert proc.n_processed == 1 and proc.n_dead == 1
+
+
+def test_an_event_refused_by_one_view_changes_no_view():
+    proc = FeatureProcessor(SHOPS, VIEW, [MERCHANTS])  # lateness 500 ms vs 100 ms
+    proc.process(source([shop_ev("1", "a", 1000, "s1")]))
+    before = json.dumps(proc.state_dict(), sort_keys=True)
+    out = proc.process(source([shop_ev("2", "a", 850, "s1")], start=300))
+    assert [d.reason for d in out.dead] == ["late_event"]  # too late for merchants only
+    after = proc.state_dict()
+    after["n_dead"] -= 1
+    assert json.dumps(after, sort_keys=True) == before
+
+
+def test_checkpoints_hold_every_view():
+    proc = FeatureProcessor(SHOPS, VIEW, [MERCHANTS])
+    proc.process(source([shop_ev("1", "a", 1000, "s1", 4.0)]))
+    state = json.loads(json.dumps(proc.state_dict()))
+    resumed = FeatureProcessor(SHOPS, VIEW, [MERCHANTS])
+    resumed.load_state_dict(state)
+    out = resumed.process(source([shop_ev("2", "b", 1200, "s1", 1.0)], start=101))
+    assert out.views["merchants"]["s1"].values == [2.0, 5.0]
+    with pytest.raises(ValueError, match="views"):
+        FeatureProcessor(SHOPS, VIEW).load_state_dict(state)

@@ -90,31 +90,32 @@ async def assert_store_matches_events(
     cfg: RiffleConfig, stream: StreamConfig, messages: list[Message], n_sample: int = 30
 ) -> None:
     """The vectors in Redis equal a brute-force recomputation from the valid events (see
-    `tests.featurestore.reference.current_vectors`), for the busiest and some other entities."""
+    `tests.featurestore.reference.current_vectors`), for the busiest and some other entities of
+    every view of the stream."""
     from featurestore import RedisStore
     from tests.featurestore.reference import Ev, assert_close, current_vectors
 
-    log: list[Ev] = []
-    by_entity: dict[str, int] = {}
-    for m in messages:
-        if m.kind == "event" and not m.bad:
-            e = orjson.loads(m.value)
-            log.append(Ev(e["entity"], e["ts"], e))
-            by_entity[e["entity"]] = by_entity.get(e["entity"], 0) + 1
-    busiest = sorted(by_entity, key=lambda k: -by_entity[k])
-    sample = busiest[: n_sample // 2] + sorted(by_entity)[: n_sample - n_sample // 2]
-    view = stream.view
+    events = [orjson.loads(m.value) for m in messages if m.kind == "event" and not m.bad]
     store = RedisStore(cfg.redis_url.get())
     await store.start()
     try:
-        stored = await store.read_many(view, sample)
+        for view in stream.views:
+            key = view.entity or "entity"
+            log = [Ev(str(e[key]), e["ts"], e) for e in events]
+            counts: dict[str, int] = {}
+            for ev in log:
+                counts[ev.entity] = counts.get(ev.entity, 0) + 1
+            busiest = sorted(counts, key=lambda k: -counts[k])
+            sample = busiest[: n_sample // 2] + sorted(counts)[: n_sample - n_sample // 2]
+            stored = await store.read_many(view, sample)
+            # an entity's events share a partition: its log order is the order of processing
+            wanted = set(sample)
+            expected = current_vectors(view, [ev for ev in log if ev.entity in wanted], sample)
+            names = view.feature_names
+            for entity, vec in zip(sample, stored, strict=True):
+                assert vec is not None, (view.name, entity)
+                ts, want = expected[entity]
+                assert vec.event_ts == ts, (view.name, entity)
+                assert_close(view, [vec.values[n] for n in names], want, 1e4)
     finally:
         await store.stop()
-    # an entity's events share a partition, so its log order is the order they were processed
-    expected = current_vectors(view, [ev for ev in log if ev.entity in set(sample)], sample)
-    names = view.feature_names
-    for entity, vec in zip(sample, stored, strict=True):
-        assert vec is not None, entity
-        ts, want = expected[entity]
-        assert vec.event_ts == ts, entity
-        assert_close(view, [vec.values[n] for n in names], want, 1e4)

@@ -81,7 +81,7 @@ _DELETE = object()
             [{"kind": "log", "inputs": ["amount_median_5m"]}],
             "streams.payments.features",
         ),
-        ("streams.payments.features.entity", "amount", "streams.payments.features"),
+        ("streams.payments.features.entity", "merchant", "streams.payments.features.entity"),
         ("streams.payments.model.type", "xgboost", "streams.payments.model.type"),
         ("streams.payments.model.learning_rate", 0.1, "streams.payments.model.learning_rate"),
         ("streams.payments.model.lr", -0.1, "streams.payments.model.lr"),
@@ -175,3 +175,20 @@ def test_the_demo_view_declares_every_window_kind_and_transforms() -> None:
     assert {s.kind for s in view.specs} >= {"count", "std", "distinct", "ewm", "rate"}
     assert view.feature_names[-3:] == ("channel=web", "channel=app", "channel=pos")
     assert view.ttl_seconds == 7200  # two of the longest window (1 h)
+
+
+def test_a_view_keyed_by_another_field_needs_one_partition_and_a_str_or_int_key() -> None:
+    raw = _with("streams.payments.partitions", 1)
+    raw["streams"]["payments"]["views"] = [
+        {"name": "merchants", "entity": "merchant", "fields": ["amount"], "passthrough": []}
+    ]
+    views = parse_config(raw, {}).stream("payments").views
+    assert [(v.name, v.entity) for v in views] == [("payments", None), ("merchants", "merchant")]
+    raw["streams"]["payments"]["views"][0]["entity"] = "amount"
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, {})
+    assert info.value.key == "streams.payments.views[0]" and "str or int" in str(info.value)
+    raw["streams"]["payments"]["views"][0]["name"] = "payments"
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, {})
+    assert info.value.key == "streams.payments.views[0]" and "distinct" in str(info.value)

@@ -1,0 +1,300 @@
+"""Feature-serving latency: single-entity GETs and batch POSTs against a real worker's web server.
+
+Run: ``python -m streams.serving_bench --duration 20`` (the `riffle bench` wiring is separate).
+Fills Redis with `n_entities` vectors of the stream's view, starts a worker process serving only
+the web routes (no stages, so it never joins the stream's consumer groups) unless `url` names a
+running one, then sends requests from this process with `FeatureClient` on an open-loop
+schedule at `rate` requests/s. Latency runs from each request's *scheduled* send time, so a slow
+answer also counts against the requests queued behind it (no coordinated omission); `service`
+is the time from the actual send.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import pickle
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from featurestore import FeatureClient, FeatureRecord, FeatureServingError, FeatureView, RedisStore
+from streams.config import RiffleConfig, StreamConfig, load_config
+
+__all__ = ["main", "run_serving_bench"]
+
+TARGET_P99_MS = {1: 2.0, 100: 10.0}
+_SPIN_S = 0.0002  # sleep until this close to the scheduled time, then spin
+
+
+def run_serving_bench(
+    cfg: RiffleConfig,
+    stream: StreamConfig,
+    rate: float = 500.0,
+    duration_s: float = 10.0,
+    batch: int | Sequence[int] = (1, 100),
+    url: str | None = None,
+    n_entities: int = 10_000,
+    warmup_s: float = 2.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Measure serving latency at a steady `rate` for each batch size in `batch` (1 = GET one
+    entity, n > 1 = POST n entities). Returns the summary, percentiles in milliseconds."""
+    batches = [batch] if isinstance(batch, int) else list(batch)
+    if rate <= 0 or duration_s <= 0 or warmup_s < 0 or n_entities < 1:
+        raise ValueError("rate, duration_s and n_entities must be positive, warmup_s >= 0")
+    if not batches or any(b < 1 or b > n_entities for b in batches):
+        raise ValueError(f"batch sizes must be within 1..n_entities, got {batches}")
+    view = stream.view
+    entities = [f"bench-{i}" for i in range(n_entities)]
+    asyncio.run(_fill(cfg.redis_url.get(), view, entities))
+    proc: subprocess.Popen[bytes] | None = None
+    if url is None:
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        served = dataclasses.replace(
+            cfg, runtime=dataclasses.replace(cfg.runtime, web_port=port, web_host="127.0.0.1")
+        )
+        with tempfile.NamedTemporaryFile(
+            prefix="riffle-serving-", suffix=".pickle", delete=False
+        ) as tmp:
+            pickle.dump((served, stream.name), tmp)  # our own config, read back by our child
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.serving_bench", "--serve-config", tmp.name],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # the JSON summary owns stdout; faust logs to stderr
+        )
+    try:
+        _wait_served(url, view.name, entities[0], proc)
+        results: dict[str, Any] = {}
+        rng = random.Random(seed)
+        with FeatureClient(url) as client:
+            for b in batches:
+                _open_loop(client, view.name, entities, b, rate, warmup_s, rng)  # warm-up
+                server_cpu = _cpu_seconds(proc.pid) if proc is not None else None
+                client_cpu = time.process_time()
+                res = _open_loop(client, view.name, entities, b, rate, duration_s, rng)
+                # CPU per request: what caps a worker's rate, whatever else shares the machine
+                res["client_cpu_ms_per_request"] = round(
+                    (time.process_time() - client_cpu) * 1000 / res["requests"], 3
+                )
+                if proc is not None and server_cpu is not None:
+                    used = (_cpu_seconds(proc.pid) or 0.0) - server_cpu
+                    res["server_cpu_ms_per_request"] = round(used * 1000 / res["requests"], 3)
+                res["target_p99_ms"] = TARGET_P99_MS.get(b)
+                results[f"batch_{b}"] = res
+    finally:
+        if proc is not None:
+            proc.terminate()  # SIGTERM: faust's graceful shutdown
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            os.unlink(tmp.name)
+    return {
+        "benchmark": "serving",
+        "stream": stream.name,
+        "view": f"{view.name}@v{view.version}",
+        "n_features": len(view.feature_names),
+        "url": url,
+        "worker": "started (web only, no stages)" if proc is not None else "given",
+        "rate_per_s": rate,
+        "duration_s": duration_s,
+        "warmup_s": warmup_s,
+        "n_entities": n_entities,
+        "seed": seed,
+        "results": results,
+        "host": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        },
+    }
+
+
+def _open_loop(
+    client: FeatureClient,
+    view: str,
+    entities: list[str],
+    batch: int,
+    rate: float,
+    duration_s: float,
+    rng: random.Random,
+) -> dict[str, Any]:
+    n = int(rate * duration_s)
+    interval = 1.0 / rate
+    latency = np.empty(n)
+    service = np.empty(n)
+    missing = errors = 0
+    clock = time.perf_counter
+    start = clock() + 0.01
+    for i in range(n):
+        keys = rng.sample(entities, batch) if batch > 1 else [rng.choice(entities)]
+        scheduled = start + i * interval
+        wait = scheduled - clock()
+        if wait > _SPIN_S:
+            time.sleep(wait - _SPIN_S)
+        while clock() < scheduled:
+            pass
+        sent = clock()
+        try:
+            if batch == 1:
+                missing += not client.get(view, keys[0]).found
+            else:
+                missing += sum(not v.found for v in client.get_many(view, keys))
+        except FeatureServingError:
+            errors += 1
+        done = clock()
+        latency[i] = done - scheduled
+        service[i] = done - sent
+    elapsed = clock() - start
+    return {
+        "kind": "GET /features/{view}/{entity}" if batch == 1 else "POST /features/{view}",
+        "entities_per_request": batch,
+        "requests": n,
+        "achieved_rate_per_s": round(n / elapsed, 1),
+        # the server (or this client) could not keep up: latency then grows with the backlog
+        "saturated": n / elapsed < 0.95 * rate,
+        "errors": errors,
+        "not_found": missing,
+        "latency_ms": _summary(latency),
+        "service_ms": _summary(service),
+    }
+
+
+def _summary(seconds: np.ndarray) -> dict[str, float]:
+    ms = seconds * 1000.0
+    p50, p95, p99, p999 = np.percentile(ms, [50, 95, 99, 99.9])
+    return {
+        "p50": round(float(p50), 3),
+        "p95": round(float(p95), 3),
+        "p99": round(float(p99), 3),
+        "p99.9": round(float(p999), 3),
+        "max": round(float(ms.max()), 3),
+        "mean": round(float(ms.mean()), 3),
+    }
+
+
+async def _fill(redis_url: str, view: FeatureView, entities: list[str]) -> None:
+    store = RedisStore(redis_url)
+    await store.start()
+    rng = random.Random(1)
+    now = int(time.time() * 1000)
+    names = view.feature_names
+    try:
+        for lo in range(0, len(entities), 1000):
+            await store.write_many(
+                view,
+                [
+                    FeatureRecord(
+                        f"bench-{e}",
+                        e,
+                        now - rng.randrange(60_000),
+                        [rng.uniform(-100, 100) for _ in names],
+                        None,
+                        view.name,
+                        view.version,
+                        names=names,
+                    )
+                    for e in entities[lo : lo + 1000]
+                ],
+            )
+    finally:
+        await store.stop()
+
+
+def _serve(path: str) -> None:
+    """The worker process: the faust app with its web server and no stages."""
+    import faust
+
+    from streams.app import create_app
+
+    with open(path, "rb") as f:
+        cfg, stream = pickle.load(f)
+
+    app = create_app(cfg, [stream], stages=())
+    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+
+
+def _wait_served(url: str, view: str, entity: str, proc: subprocess.Popen[bytes] | None) -> None:
+    deadline = time.monotonic() + 120
+    with FeatureClient(url, timeout=2) as client:
+        while True:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"the serving worker exited with code {proc.returncode}")
+            try:
+                if client.get(view, entity).found:
+                    return
+                raise RuntimeError(f"{url} does not find the bench's vectors of view {view!r}")
+            except FeatureServingError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m streams.serving_bench", description=__doc__)
+    p.add_argument("--config", default=os.environ.get("RIFFLE_CONFIG", "riffle.toml"))
+    p.add_argument("--stream", default=None)
+    p.add_argument("--rate", type=float, default=500.0)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--batch", type=int, action="append", help="repeatable; default: 1 and 100")
+    p.add_argument("--entities", type=int, default=10_000)
+    p.add_argument("--url", default=None, help="a running worker's web server")
+    p.add_argument("--output", default=None, help="also write the JSON summary here")
+    p.add_argument("--serve-config", default=None, help=argparse.SUPPRESS)  # the child
+    args = p.parse_args(argv)
+    if args.serve_config:
+        _serve(args.serve_config)
+        return 0
+    cfg = load_config(args.config)
+    summary = run_serving_bench(
+        cfg,
+        cfg.stream(args.stream),
+        rate=args.rate,
+        duration_s=args.duration,
+        batch=args.batch or (1, 100),
+        url=args.url,
+        n_entities=args.entities,
+        warmup_s=args.warmup,
+    )
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
