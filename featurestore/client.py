@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import http.client
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
 
@@ -82,14 +82,23 @@ class FeatureClient:
         self._prefix = parts.path.rstrip("/")
         self._conn: http.client.HTTPConnection | None = None
 
-    def get(self, view: str, entity: str | int) -> FeatureVector:
-        """The current vector of one entity (`found` false if the store has none)."""
-        body = self._request("GET", _one_path(self._prefix, view, entity), None, view)
+    def get(
+        self, view: str, entity: str | int, fields: Mapping[str, str | float] | None = None
+    ) -> FeatureVector:
+        """The current vector of one entity (`found` false if the store has none); `fields`
+        are request-time data the view's transforms are recomputed with."""
+        path = _one_path(self._prefix, view, entity, fields)
+        body = self._request("GET", path, None, view)
         return FeatureVector.from_json(body)
 
-    def get_many(self, view: str, entities: Sequence[str | int]) -> list[FeatureVector]:
+    def get_many(
+        self,
+        view: str,
+        entities: Sequence[str | int],
+        fields: Mapping[str, str | float] | None = None,
+    ) -> list[FeatureVector]:
         """The current vectors of `entities`, in the same order."""
-        payload = orjson.dumps({"entities": list(entities)})
+        payload = _many_body(entities, fields)
         body = self._request("POST", _many_path(self._prefix, view), payload, view)
         return [FeatureVector.from_json(r) for r in body["results"]]
 
@@ -188,12 +197,20 @@ class AsyncFeatureClient:
     ) -> None:
         await self.stop()
 
-    async def get(self, view: str, entity: str | int) -> FeatureVector:
-        body = await self._request("GET", _one_path(self._root, view, entity), None, view)
+    async def get(
+        self, view: str, entity: str | int, fields: Mapping[str, str | float] | None = None
+    ) -> FeatureVector:
+        path = _one_path(self._root, view, entity, fields)
+        body = await self._request("GET", path, None, view)
         return FeatureVector.from_json(body)
 
-    async def get_many(self, view: str, entities: Sequence[str | int]) -> list[FeatureVector]:
-        payload = orjson.dumps({"entities": list(entities)})
+    async def get_many(
+        self,
+        view: str,
+        entities: Sequence[str | int],
+        fields: Mapping[str, str | float] | None = None,
+    ) -> list[FeatureVector]:
+        payload = _many_body(entities, fields)
         body = await self._request("POST", _many_path(self._root, view), payload, view)
         return [FeatureVector.from_json(r) for r in body["results"]]
 
@@ -212,8 +229,18 @@ class AsyncFeatureClient:
         return _decode(status, raw, view)
 
 
-def _one_path(prefix: str, view: str, entity: str | int) -> str:
-    return f"{prefix}/features/{quote(view, safe='')}/{quote(str(entity), safe='')}"
+def _one_path(
+    prefix: str, view: str, entity: str | int, fields: Mapping[str, str | float] | None = None
+) -> str:
+    path = f"{prefix}/features/{quote(view, safe='')}/{quote(str(entity), safe='')}"
+    return f"{path}?{urlencode(fields)}" if fields else path
+
+
+def _many_body(entities: Sequence[str | int], fields: Mapping[str, str | float] | None) -> bytes:
+    body: dict[str, Any] = {"entities": list(entities)}
+    if fields:
+        body["fields"] = dict(fields)
+    return orjson.dumps(body)
 
 
 def _many_path(prefix: str, view: str) -> str:

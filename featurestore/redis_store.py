@@ -29,7 +29,8 @@ _WIDTH = b"_n"
 class RedisStore:
     """One hash per entity and view version (``prefix:{entity}:view:vN``; the hash tag keeps an
     entity's keys on one Redis Cluster slot), written in one round trip per batch (HSET +
-    EXPIRE per key, packed by hiredis on a dedicated connection), read with pipelined HGETALLs.
+    EXPIRE per key, packed by hiredis on a dedicated connection) and read with pipelined
+    HGETALLs on another. `client` is a redis-py client for everything else.
 
     Redis 7.0 has no per-field expiry, so the whole key expires `view.ttl_seconds` after its last
     write. Connects in `start()`.
@@ -40,26 +41,31 @@ class RedisStore:
         self.prefix = prefix
         self._client: aioredis.Redis | None = None
         self._pipe: RespPipe | None = None
+        self._reads: RespPipe | None = None  # serving reads must not queue behind a write
 
     async def start(self) -> None:
         client = aioredis.Redis.from_url(self.url)
         pipe = RespPipe(self.url)
+        reads = RespPipe(self.url)
         try:
             await client.ping()
             await pipe.start()
+            await reads.start()
         except (RedisError, OSError, StoreUnavailableError) as exc:
             await client.aclose()
             raise StoreUnavailableError(f"cannot reach Redis at {_safe(self.url)}: {exc}") from exc
         self._client = client
         self._pipe = pipe
+        self._reads = reads
 
     async def stop(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if self._pipe is not None:
-            await self._pipe.stop()
-            self._pipe = None
+        for pipe in (self._pipe, self._reads):
+            if pipe is not None:
+                await pipe.stop()
+        self._pipe = self._reads = None
 
     @property
     def client(self) -> aioredis.Redis:
@@ -97,32 +103,31 @@ class RedisStore:
     async def read_many(
         self, view: FeatureView, entities: Sequence[str]
     ) -> list[StoredVector | None]:
-        pipe = self.client.pipeline(transaction=False)
-        for e in entities:
-            pipe.hgetall(entity_key(self.prefix, view, e))
-        try:
-            rows = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailableError(f"Redis read failed: {exc}") from exc
+        if self._reads is None:
+            raise RuntimeError("RedisStore.start() has not been awaited")
+        pack = RespPipe.pack
+        payload = b"".join(
+            pack((b"HGETALL", entity_key(self.prefix, view, e).encode())) for e in entities
+        )
+        rows = await self._reads.execute(payload, len(entities)) if entities else []
         names = view.feature_names
+        width = len(names)
+        unpack = struct.Struct(f"<{width}d").unpack
         out: list[StoredVector | None] = []
-        for row in rows:
-            if not row:
+        for flat in rows:
+            if not flat:
                 out.append(None)
                 continue
+            row = dict(zip(flat[::2], flat[1::2], strict=True))
             raw = row.get(_VALUES, b"")
-            if int(row.get(_WIDTH, -1)) != len(names) or len(raw) != 8 * len(names):
+            if len(raw) != 8 * width or int(row.get(_WIDTH, -1)) != width:
                 raise StoreSchemaError(
                     f"a stored vector of view {view.qualified_name} holds {len(raw) // 8} "
-                    f"values, the view has {len(names)} features: was it written by another "
+                    f"values, the view has {width} features: was it written by another "
                     "definition of the same view version?"
                 )
-            values = struct.unpack(f"<{len(names)}d", raw)
-            out.append(
-                StoredVector(
-                    dict(zip(names, values, strict=True)), int(row[_TS]), int(row[_WRITTEN])
-                )
-            )
+            values = dict(zip(names, unpack(raw), strict=True))
+            out.append(StoredVector(values, int(row[_TS]), int(row[_WRITTEN])))
         return out
 
 

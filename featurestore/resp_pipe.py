@@ -18,6 +18,10 @@ from featurestore.exceptions import StoreUnavailableError
 __all__ = ["RespPipe"]
 
 
+class _Lost(Exception):
+    """The connection broke during a round trip."""
+
+
 class RespPipe:
     """One connection that sends pre-packed commands and returns their replies in order.
 
@@ -55,7 +59,10 @@ class RespPipe:
         if opts.get("db"):
             hello.append((b"SELECT", str(opts["db"]).encode()))
         if hello:
-            await self._roundtrip(b"".join(self.pack(c) for c in hello), len(hello))
+            try:
+                await self._roundtrip(b"".join(self.pack(c) for c in hello), len(hello))
+            except _Lost as exc:
+                raise StoreUnavailableError(f"Redis dropped the connection: {exc}") from exc
 
     async def stop(self) -> None:
         writer = self._writer
@@ -71,11 +78,21 @@ class RespPipe:
 
     async def execute(self, payload: bytes, n_replies: int) -> list[Any]:
         """Send packed commands and read `n_replies` replies; a Redis error reply raises.
-        Reconnects first if an earlier call lost the connection."""
+        (Re)connects as needed, and retries once on a connection that turns out dead, so the
+        commands must be idempotent."""
         async with self._lock:
             if self._writer is None:
                 await self._connect()
-            return await self._roundtrip(payload, n_replies)
+            try:
+                return await self._roundtrip(payload, n_replies)
+            except _Lost:
+                # a connection the server dropped while idle (timeout, restart): once more on
+                # a fresh one; the store's commands (HSET, EXPIRE, HGETALL) are idempotent
+                await self._connect()
+                try:
+                    return await self._roundtrip(payload, n_replies)
+                except _Lost as exc:
+                    raise StoreUnavailableError(f"Redis request failed: {exc}") from exc
 
     async def _roundtrip(self, payload: bytes, n_replies: int) -> list[Any]:
         assert self._writer is not None and self._reader is not None
@@ -93,10 +110,10 @@ class RespPipe:
                     replies.append(reply)
         except (OSError, ConnectionError) as exc:
             self._drop()
-            raise StoreUnavailableError(f"Redis write failed: {exc}") from exc
+            raise _Lost(str(exc) or type(exc).__name__) from exc
         errors = [r for r in replies if isinstance(r, hiredis.ReplyError)]
         if errors:
-            raise StoreUnavailableError(f"Redis refused a write: {errors[0]}")
+            raise StoreUnavailableError(f"Redis refused a command: {errors[0]}")
         return replies
 
     def _drop(self) -> None:

@@ -101,16 +101,26 @@ class FeatureServer:
         except KeyError:
             raise UnknownViewError(name, list(self.views)) from None
 
-    async def get(self, view_name: str, entity: str | int) -> dict[str, Any]:
-        """The answer for one entity: view, version, then the fields of a batch result."""
+    async def get(
+        self, view_name: str, entity: str | int, fields: Mapping[str, object] | None = None
+    ) -> dict[str, Any]:
+        """The answer for one entity: view, version, then the fields of a batch result.
+
+        ``fields`` are request-time data: the view's transforms are recomputed from the stored
+        vector with these values laid over it (e.g. the channel of the request being scored)."""
         view = self.view(view_name)
         key = _entity(entity)
         [vec] = await self.store.read_many(view, [key])
         answer: dict[str, Any] = {"view": view_name, "version": view.version}
-        answer.update(self._result(view_name, key, vec, int(self.clock() * 1000)))
+        answer.update(self._result(view_name, key, vec, int(self.clock() * 1000), fields))
         return answer
 
-    async def get_many(self, view_name: str, entities: Sequence[str | int]) -> dict[str, Any]:
+    async def get_many(
+        self,
+        view_name: str,
+        entities: Sequence[str | int],
+        fields: Mapping[str, object] | None = None,
+    ) -> dict[str, Any]:
         """One result per entity, in request order (duplicates answered at each position)."""
         view = self.view(view_name)
         if isinstance(entities, str | bytes) or not isinstance(entities, Sequence):
@@ -122,20 +132,35 @@ class FeatureServer:
         keys = [_entity(e) for e in entities]
         vecs = await self.store.read_many(view, keys) if keys else []
         now = int(self.clock() * 1000)
-        results = [self._result(view_name, k, v, now) for k, v in zip(keys, vecs, strict=True)]
+        results = [
+            self._result(view_name, k, v, now, fields) for k, v in zip(keys, vecs, strict=True)
+        ]
         return {"view": view_name, "version": view.version, "results": results}
 
     def parse_entities(self, body: bytes) -> list[str | int]:
         """The entities of a batch request body ``{"entities": [...]}``, validated."""
+        return self.parse_request(body)[0]
+
+    def parse_request(self, body: bytes) -> tuple[list[str | int], dict[str, object] | None]:
+        """A batch request body ``{"entities": [...], "fields": {...}}`` (fields optional:
+        request-time data for the transforms), validated."""
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise InvalidRequestError(f"request body is not valid JSON: {exc}") from None
         if not isinstance(obj, dict):
             raise InvalidRequestError('request body must be a JSON object {"entities": [...]}')
-        stray = set(obj) - {"entities"}
+        stray = set(obj) - {"entities", "fields"}
         if stray:
-            raise InvalidRequestError(f"unknown request keys {sorted(stray)}; expected 'entities'")
+            raise InvalidRequestError(
+                f"unknown request keys {sorted(stray)}; expected 'entities' (and 'fields')"
+            )
+        fields = obj.get("fields")
+        if fields is not None and (
+            not isinstance(fields, dict)
+            or not all(isinstance(v, str | int | float) for v in fields.values())
+        ):
+            raise InvalidRequestError("'fields' must be an object of strings and numbers")
         entities = obj.get("entities")
         if not isinstance(entities, list):
             raise InvalidRequestError("'entities' must be a list of entity ids")
@@ -145,10 +170,15 @@ class FeatureServer:
             )
         for e in entities:
             _entity(e)
-        return entities
+        return entities, fields
 
     def _result(
-        self, view_name: str, entity: str, vec: StoredVector | None, now: int
+        self,
+        view_name: str,
+        entity: str,
+        vec: StoredVector | None,
+        now: int,
+        fields: Mapping[str, object] | None = None,
     ) -> dict[str, Any]:
         if vec is None:
             return {
@@ -162,6 +192,8 @@ class FeatureServer:
         transform = self.transforms.get(view_name)
         # a copy: the in-memory store hands out the stored dict itself
         values = vec.values if transform is None else transform(dict(vec.values))
+        if fields:
+            values = _request_time(self.views[view_name], dict(values), fields)
         return {
             "entity": entity,
             "found": True,
@@ -170,6 +202,22 @@ class FeatureServer:
             "age_ms": now - vec.event_ts,
             "written_at": vec.written_at,
         }
+
+
+def _request_time(
+    view: FeatureView, values: dict[str, float], fields: Mapping[str, object]
+) -> dict[str, float]:
+    """The view's transforms recomputed with request fields over the stored values."""
+    context: dict[str, object] = {**values, **fields}
+    for t in view.transforms:
+        try:
+            outputs = t.apply(context)
+        except KeyError as exc:
+            raise InvalidRequestError(str(exc.args[0])) from None
+        except (TypeError, ValueError):
+            raise InvalidRequestError(f"transform {t.names[0]!r} needs numbers") from None
+        values.update(zip(t.names, outputs, strict=True))
+    return values
 
 
 def _entity(value: object) -> str:

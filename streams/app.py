@@ -105,7 +105,8 @@ def create_app(
     class FeatureVectorPage(View):
         async def get(self, request: Request, view: str, entity: str) -> Response:
             try:
-                return _json(self, await server.get(view, entity))
+                fields = dict(request.query) or None  # request-time data for the transforms
+                return _json(self, await server.get(view, entity, fields))
             except Exception as exc:
                 return _error(self, exc)
 
@@ -114,8 +115,9 @@ def create_app(
         async def post(self, request: Request, view: str) -> Response:
             try:
                 server.view(view)  # an unknown view is a 404 whatever the body
-                entities = server.parse_entities(await self.read_request_content(request))
-                return _json(self, await server.get_many(view, entities))
+                body = await self.read_request_content(request)
+                entities, fields = server.parse_request(body)
+                return _json(self, await server.get_many(view, entities, fields))
             except Exception as exc:
                 return _error(self, exc)
 
@@ -141,7 +143,7 @@ class _WorkerStore:
     async def read_many(
         self, view: FeatureView, entities: Sequence[str]
     ) -> list[StoredVector | None]:
-        store = self._worker._store
+        store = self._worker.store
         if store is None:
             raise StoreUnavailableError("the worker has not connected to Redis yet")
         return await store.read_many(view, entities)

@@ -82,6 +82,11 @@ class Worker:
             self._tasks.append(asyncio.create_task(loop.run(), name=f"{loop.stream}.{loop.stage}"))
         log.info("worker running %s for %s", self.stages, [s.name for s in self.stream_cfgs])
 
+    @property
+    def store(self) -> RedisStore | None:
+        """The worker's online store once started (serving reads through it)."""
+        return self._store
+
     async def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until every loop has its partitions (useful before publishing in tests)."""
         await asyncio.wait_for(asyncio.gather(*(lp.ready.wait() for lp in self.loops)), timeout)

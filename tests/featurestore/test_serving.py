@@ -26,6 +26,7 @@ from featurestore import (
     InvalidRequestError,
     StoredVector,
     StoreUnavailableError,
+    Transform,
     UnknownViewError,
 )
 
@@ -389,3 +390,37 @@ async def test_async_client_matches_the_blocking_one(canned: str) -> None:
         assert [v.found for v in await client.get_many("txn", ["a/b c", "m"])] == [True, False]
         with pytest.raises(UnknownViewError, match="unknown feature view 'v'"):
             await client.get("v", "a")
+
+
+SCORED = FeatureView(
+    "scored",
+    window="10s",
+    fields=("x",),
+    aggregations=("count", "mean"),
+    transforms=(
+        Transform("ratio", ("x", "x_mean_10s"), alias="x_vs_mean"),
+        Transform("one_hot", ("channel",), categories=("web", "app")),
+    ),
+)
+
+
+async def test_request_fields_recompute_the_transforms_over_the_stored_vector() -> None:
+    mem = InMemoryStore()
+    # as the stream wrote it: x=4, mean 2, so ratio 2; the event came from the web
+    await mem.write_many(SCORED, [rec("a", 1_999_000, [4.0, 2.0, 2.0, 2.0, 1.0, 0.0], SCORED)])
+    srv = FeatureServer(mem, {"scored": SCORED}, clock=lambda: NOW_S)
+    stored = (await srv.get("scored", "a"))["values"]
+    assert (stored["x_vs_mean"], stored["channel=web"]) == (2.0, 1.0)
+    scored = (await srv.get("scored", "a", {"channel": "app", "x": "9"}))["values"]
+    assert scored["x_vs_mean"] == 4.5 and (scored["channel=web"], scored["channel=app"]) == (0, 1)
+    assert scored["x_mean_10s"] == 2.0  # stored aggregates are served as written
+    many = await srv.get_many("scored", ["a", "nobody"], {"channel": "app"})
+    assert many["results"][0]["values"]["channel=app"] == 1.0 and not many["results"][1]["found"]
+    with pytest.raises(InvalidRequestError, match="needs numbers"):
+        await srv.get("scored", "a", {"x": "lots"})
+    assert srv.parse_request(b'{"entities": ["a"], "fields": {"channel": "web"}}') == (
+        ["a"],
+        {"channel": "web"},
+    )
+    with pytest.raises(InvalidRequestError, match="fields"):
+        srv.parse_request(b'{"entities": ["a"], "fields": ["web"]}')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import struct
 import time
@@ -208,14 +207,12 @@ async def test_redis_store_selects_the_url_database_and_survives_a_dropped_conne
             assert await other.read_many(VIEW, ["a"]) == [None]
         finally:
             await other.stop()
-        # the server drops the write connection: the next batch reconnects (and selects db 5)
+        # the server drops every connection: writes and reads reconnect (and select db 5)
         await store.client.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-        with contextlib.suppress(StoreUnavailableError):
-            await store.write_many(VIEW, [rec("b", 6, [1.0, 1.0, 1.0])])
         await store.write_many(VIEW, [rec("c", 7, [4.0, 4.0, 4.0])])
         (c,) = await store.read_many(VIEW, ["c"])
         assert c is not None and c.values[NAMES[0]] == 4.0
-        await store.client.delete(*[entity_key(prefix, VIEW, e) for e in "abc"])
+        await store.client.delete(*[entity_key(prefix, VIEW, e) for e in "ac"])
     finally:
         await store.stop()
 
