@@ -165,3 +165,115 @@ def test_fresh_states_match_river() -> None:
     ph_state = PageHinkley().state_dict()["state"]
     assert ph_state["min_increase"] is None  # River's +inf; JSON has no infinity
     assert drift.PageHinkley()._min_increase == math.inf
+
+
+# ---------------------------------------------------------------- ADWIN and KSWIN
+# (Appended section: the import sits here so the lines above stay untouched.)
+
+from monitor.drift import ADWIN, KSWIN  # noqa: E402
+
+ADWIN_PARAMS = [
+    {},
+    {"delta": 0.01, "clock": 1, "max_buckets": 2, "min_window_length": 1, "grace_period": 0},
+    {"delta": 0.0005, "clock": 7, "max_buckets": 3, "grace_period": 0},
+    {"clock": 16, "max_buckets": 10, "min_window_length": 20, "grace_period": 100},
+]
+
+
+def _adwin_view(detector: Any) -> tuple[float, float, float, float]:
+    return (detector.width, detector.total, detector.variance, detector.estimation)
+
+
+def _check_adwin_parity(params: dict, values: list[Any]) -> list[int]:
+    """Same flags as River on every update, same window statistics after every drift."""
+    ours, reference = ADWIN(**params), drift.ADWIN(**params)
+    expected = []
+    for i, x in enumerate(values):
+        ours.update(x)
+        reference.update(x)
+        assert ours.drift_detected == reference.drift_detected, i
+        if reference.drift_detected:
+            expected.append(i)
+            assert _adwin_view(ours) == _adwin_view(reference), i  # the shrunk window
+    assert expected, "the stream must make River detect at least one drift"
+    assert _adwin_view(ours) == _adwin_view(reference)
+    batch = ADWIN(**params)
+    assert batch.update_many(values).tolist() == expected
+    assert batch.state_dict() == ours.state_dict()
+    assert _adwin_view(batch) == _adwin_view(reference)
+    return expected
+
+
+@pytest.mark.parametrize("params", ADWIN_PARAMS)
+@pytest.mark.parametrize("seed", range(3))
+def test_adwin_matches_river_on_bernoulli_rate_changes(params: dict, seed: int) -> None:
+    hits = _check_adwin_parity(params, _bernoulli(seed))
+    assert len(hits) >= 3  # rate changes at 3000, 6000, 9000 and 12000
+    assert all(any(c <= i < c + 1500 for i in hits) for c in (3000, 9000))
+
+
+@pytest.mark.parametrize("params", ADWIN_PARAMS)
+@pytest.mark.parametrize("seed", range(3))
+def test_adwin_matches_river_on_gaussian_mean_shifts(params: dict, seed: int) -> None:
+    hits = _check_adwin_parity(params, _gaussian(seed))
+    assert any(12000 <= i < 12400 for i in hits)  # the jump from -0.5 to 2.0 is caught fast
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_adwin_matches_river_on_a_long_stream(seed: int) -> None:
+    """50k values: wide windows (many bucket rows) and update_many's large batches."""
+    rng = np.random.default_rng(100 + seed)
+    values = np.concatenate([rng.normal(0.0, 1.0, 30000), rng.normal(0.15, 1.0, 20000)]).tolist()
+    hits = _check_adwin_parity({}, values)
+    assert any(30000 <= i < 36000 for i in hits)
+
+
+def test_adwin_matches_river_on_integer_values() -> None:
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.integers(0, 3, 5000), rng.integers(1, 5, 5000)]).tolist()
+    _check_adwin_parity({"clock": 4}, values)
+
+
+def test_adwin_fresh_state_matches_river() -> None:
+    assert _adwin_view(ADWIN()) == _adwin_view(drift.ADWIN()) == (0.0, 0.0, 0.0, 0.0)
+
+
+KSWIN_CASES = [
+    ({"seed": 1}, "gaussian"),
+    ({"alpha": 0.01, "window_size": 60, "stat_size": 20, "seed": 7}, "integers"),
+    ({"alpha": 0.001, "window_size": 500, "stat_size": 40, "seed": 3}, "gaussian"),
+    ({"alpha": 0.05, "window_size": 20, "stat_size": 5, "seed": 11}, "bernoulli"),
+    ({"alpha": 0.005, "seed": 5, "window": [0.1 * (i % 9) for i in range(120)]}, "gaussian"),
+]
+
+
+def _short_stream(kind: str, seed: int, n: int = 2000) -> list[float]:
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    if kind == "gaussian":
+        return np.concatenate([rng.normal(0.0, 1.0, half), rng.normal(1.0, 1.0, half)]).tolist()
+    if kind == "integers":  # many ties
+        return np.concatenate([rng.integers(0, 4, half), rng.integers(1, 6, half)]).tolist()
+    rates = rng.random(n) < np.where(np.arange(n) < half, 0.1, 0.4)
+    return rates.astype(float).tolist()
+
+
+@pytest.mark.parametrize(("params", "kind"), KSWIN_CASES)
+def test_kswin_matches_river(params: dict, kind: str) -> None:
+    """Same flags and the same p-value (scipy's, to the last bit) on every update."""
+    values = _short_stream(kind, seed=len(kind))
+    ours, reference = KSWIN(**params), drift.KSWIN(**params)
+    expected = []
+    for i, x in enumerate(values):
+        ours.update(x)
+        reference.update(x)
+        assert ours.drift_detected == reference.drift_detected, i
+        assert ours.p_value == float(reference.p_value), i
+        if reference.drift_detected:
+            expected.append(i)
+    assert expected, "the stream must make River detect at least one drift"
+    assert any(i >= len(values) // 2 for i in expected)
+    batch = KSWIN(**params)
+    assert batch.update_many(values).tolist() == expected
+    assert batch.state_dict() == ours.state_dict()
+    assert batch.p_value == float(reference.p_value)
