@@ -79,7 +79,7 @@ def sketch_estimate(sk: Sketch) -> float:
 
 def sketch_to_json(sk: Sketch) -> Any:
     if isinstance(sk, set):
-        return sorted(sk)
+        return list(sk)
     return base64.b64encode(bytes(sk)).decode()
 
 

@@ -110,7 +110,7 @@ async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
         await admin.close()
     client = aioredis.Redis.from_url(cfg.redis_url.get())
     try:
-        keys = [k async for k in client.scan_iter(f"riffle:ckpt:{stream.name}:*")]
+        keys = [k async for k in client.scan_iter(f"riffle:ckpt:{stream.name}:*", count=10_000)]
         if keys:
             await client.delete(*keys)
     finally:
