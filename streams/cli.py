@@ -117,6 +117,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
             cases=args.case or None,
         )
         return 0
+    if args.what == "monitor":
+        from streams import monitor_bench
+
+        monitor_bench.run(
+            events=args.events,
+            runs=args.runs,
+            batch=args.batch,
+            output=args.output or "bench/results/monitor.json",
+        )
+        return 0
     if args.what == "features":
         from streams.features_bench import run_features_bench
         from streams.services import ensure_services
@@ -255,14 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     fe.set_defaults(func=cmd_features_export, labelled_only=None)
 
     b = sub.add_parser("bench", parents=[common], help="benchmarks (results in bench/results/)")
-    b.add_argument("what", choices=["drivers", "models", "features"])
+    b.add_argument("what", choices=["drivers", "models", "features", "monitor"])
     b.add_argument("--events", type=int, default=100_000, help="events (models: samples) per run")
     b.add_argument("--stream", default=None, help="features: the stream whose view to use")
     b.add_argument("--entities", type=int, default=20_000, help="features: distinct entities")
     b.add_argument("--rate", type=float, default=5000.0, help="features: events/s for freshness")
     b.add_argument("--duration", type=float, default=20.0, help="features: seconds per timed run")
     b.add_argument("--no-serving", action="store_true", help="features: skip serving latency")
-    b.add_argument("--batch", type=int, default=256, help="models: micro-batch size")
+    b.add_argument("--batch", type=int, default=256, help="models, monitor: micro-batch size")
     b.add_argument("--case", action="append", help="models: logreg+scaler, hoeffding_tree, ...")
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--output", default=None)
