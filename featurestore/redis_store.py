@@ -24,13 +24,14 @@ _VALUES = b"v"
 _TS = b"_ts"
 _WRITTEN = b"_written_at"
 _WIDTH = b"_n"
+_FIELDS = (_VALUES, _TS, _WRITTEN, _WIDTH)
 
 
 class RedisStore:
     """One hash per entity and view version (``prefix:{entity}:view:vN``; the hash tag keeps an
     entity's keys on one Redis Cluster slot), written in one round trip per batch (HSET +
     EXPIRE per key, packed by hiredis on a dedicated connection) and read with pipelined
-    HGETALLs on another. `client` is a redis-py client for everything else.
+    HMGETs on another. `client` is a redis-py client for everything else.
 
     Redis 7.0 has no per-field expiry, so the whole key expires `view.ttl_seconds` after its last
     write. Connects in `start()`.
@@ -107,27 +108,25 @@ class RedisStore:
             raise RuntimeError("RedisStore.start() has not been awaited")
         pack = RespPipe.pack
         payload = b"".join(
-            pack((b"HGETALL", entity_key(self.prefix, view, e).encode())) for e in entities
+            pack((b"HMGET", entity_key(self.prefix, view, e).encode(), *_FIELDS)) for e in entities
         )
         rows = await self._reads.execute(payload, len(entities)) if entities else []
         names = view.feature_names
         width = len(names)
         unpack = struct.Struct(f"<{width}d").unpack
         out: list[StoredVector | None] = []
-        for flat in rows:
-            if not flat:
+        for raw, ts, written, stored_width in rows:
+            if raw is None:
                 out.append(None)
                 continue
-            row = dict(zip(flat[::2], flat[1::2], strict=True))
-            raw = row.get(_VALUES, b"")
-            if len(raw) != 8 * width or int(row.get(_WIDTH, -1)) != width:
+            if len(raw) != 8 * width or stored_width is None or int(stored_width) != width:
                 raise StoreSchemaError(
                     f"a stored vector of view {view.qualified_name} holds {len(raw) // 8} "
                     f"values, the view has {width} features: was it written by another "
                     "definition of the same view version?"
                 )
             values = dict(zip(names, unpack(raw), strict=True))
-            out.append(StoredVector(values, int(row[_TS]), int(row[_WRITTEN])))
+            out.append(StoredVector(values, int(ts), int(written)))
         return out
 
 
