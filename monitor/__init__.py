@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from monitor import anomaly, drift
-from monitor.alert import KINDS, SEVERITIES, Alert
+from monitor.alert import KINDS, SEVERITIES, STATUSES, Alert
 from monitor.exceptions import InvalidInputError, MonitorError
 from monitor.stream_monitor import StreamMonitor
 
 __all__ = [
     "KINDS",
     "SEVERITIES",
+    "STATUSES",
     "Alert",
     "InvalidInputError",
     "MonitorError",

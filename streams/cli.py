@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from monitor.alert import KINDS, SEVERITIES, STATUSES
 from streams.config import RiffleConfig, load_config
 from streams.exceptions import RiffleError
 from streams.workload import Workload
@@ -83,6 +84,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 args.kind,
                 args.min_severity,
                 args.idle_timeout,
+                status=args.status,
             )
         )
     return 0
@@ -219,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stream", default=None)
     t.add_argument("--from-beginning", action="store_true")
     t.add_argument("--max", type=int, default=None)
-    t.add_argument("--kind", choices=["drift", "anomaly", "performance", "system"])
-    t.add_argument("--min-severity", choices=["info", "warning", "critical"], default="info")
+    t.add_argument("--kind", choices=list(KINDS))
+    t.add_argument("--min-severity", choices=list(SEVERITIES), default="info")
+    t.add_argument("--status", choices=list(STATUSES), default=None)
     t.add_argument("--idle-timeout", type=float, default=None, help="stop after N idle seconds")
     t.set_defaults(func=cmd_tail)
 
@@ -230,8 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--stream", default=None)
     at.add_argument("--from-beginning", action="store_true")
     at.add_argument("--max", type=int, default=None)
-    at.add_argument("--kind", choices=["drift", "anomaly", "performance", "system"])
-    at.add_argument("--min-severity", choices=["info", "warning", "critical"], default="info")
+    at.add_argument("--kind", choices=list(KINDS))
+    at.add_argument("--min-severity", choices=list(SEVERITIES), default="info")
+    at.add_argument("--status", choices=list(STATUSES), default=None)
     at.add_argument("--idle-timeout", type=float, default=None, help="stop after N idle seconds")
     at.set_defaults(func=cmd_alerts)
 

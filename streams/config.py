@@ -123,12 +123,28 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class MonitorConfig:
+    """`[streams.<s>.monitor]`: the detectors, thresholds and episode rules of a stream."""
+
+    # concept drift on the error stream; an episode ends `drift_cooldown` outcomes after its
+    # last detection
     drift_detector: str = "ddm"
-    drift_params: Mapping[str, float] = field(default_factory=dict)
+    drift_params: Mapping[str, Any] = field(default_factory=dict)
     drift_cooldown: int = 2000
-    anomaly_threshold: float = 8.0
+    # data drift on feature vectors ("none" turns it off); default features: the aggregates
+    data_drift_detector: str = "none"
+    data_drift_params: Mapping[str, Any] = field(default_factory=dict)
+    data_drift_features: tuple[str, ...] | None = None
+    # anomaly scores on feature vectors, flagged by a fixed threshold or a running quantile;
+    # a subject's episode ends at its `anomaly_resolve_after`-th consecutive normal event
+    anomaly_detector: str = "robust_zscore"
+    anomaly_params: Mapping[str, Any] = field(default_factory=dict)
+    anomaly_threshold: float | None = None  # robust_zscore: 8.0 unless a quantile is set
+    anomaly_quantile: float | None = None
+    anomaly_quantile_window: int = 10_000
+    anomaly_quantile_warm_up: int = 1_000
     anomaly_alpha: float = 0.01
     anomaly_warm_up: int = 200
+    anomaly_resolve_after: int = 3
 
 
 @dataclass(frozen=True)
@@ -328,20 +344,7 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
         model_from_config(model)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}.model.params", str(exc)) from None
-    mon_raw = _table(raw, "monitor", f"{key}.monitor")
-    _only(mon_raw, f"{key}.monitor", set(MonitorConfig.__dataclass_fields__))
-    monitor = MonitorConfig(**mon_raw)
-    from streams.monitor_stage import DRIFT_DETECTORS
-
-    if monitor.drift_detector not in DRIFT_DETECTORS:
-        raise ConfigError(
-            f"{key}.monitor.drift_detector", f"must be one of {sorted(DRIFT_DETECTORS)}"
-        )
-    try:
-        DRIFT_DETECTORS[monitor.drift_detector](**dict(monitor.drift_params))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{key}.monitor.drift_params", str(exc)) from None
-    _positive(f"{key}.monitor.anomaly_threshold", monitor.anomaly_threshold)
+    monitor = _monitor(f"{key}.monitor", _table(raw, "monitor", f"{key}.monitor"), view)
     partitions = raw.get("partitions", 1)
     if not isinstance(partitions, int) or partitions < 1:
         raise ConfigError(f"{key}.partitions", "must be a positive integer")
@@ -350,6 +353,87 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
     return StreamConfig(
         name, topics, partitions, schema, view, model, monitor, max_pending, tuple(extra_views)
     )
+
+
+def _monitor(mkey: str, raw: Mapping[str, Any], view: FeatureView) -> MonitorConfig:
+    """The monitor part of a stream: every detector is built once here, so a bad setting fails
+    at load with its key."""
+    from streams import monitor_stage as ms
+
+    _only(raw, mkey, set(MonitorConfig.__dataclass_fields__))
+    m_raw = dict(raw)
+    for table in ("drift_params", "data_drift_params", "anomaly_params"):
+        if not isinstance(m_raw.get(table, {}), Mapping):
+            raise ConfigError(f"{mkey}.{table}", "must be a table, e.g. { name = value }")
+    if "data_drift_features" in m_raw:
+        feats = m_raw["data_drift_features"]
+        if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats) or not feats:
+            raise ConfigError(f"{mkey}.data_drift_features", "must be a non-empty list of names")
+        m_raw["data_drift_features"] = tuple(feats)
+    monitor = MonitorConfig(**m_raw)
+
+    def count(name: str, low: int = 1) -> None:
+        value = getattr(monitor, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{mkey}.{name}", f"must be an integer >= {low}, got {value!r}")
+
+    for name in ("drift_cooldown", "anomaly_warm_up", "anomaly_resolve_after"):
+        count(name)
+    choices = (
+        ("drift_detector", ms.DRIFT_DETECTORS),
+        ("data_drift_detector", ms.DATA_DRIFT_DETECTORS),
+        ("anomaly_detector", ms.ANOMALY_DETECTORS),
+    )
+    for name, known in choices:
+        if getattr(monitor, name) not in known:
+            raise ConfigError(f"{mkey}.{name}", f"must be one of {sorted(known)}")
+    builders = (
+        ("drift_params", ms.build_drift),
+        ("data_drift_params", ms.build_data_drift),
+        ("anomaly_params", ms.build_anomaly),
+    )
+    for name, build in builders:
+        try:
+            build(monitor)
+        except (TypeError, ValueError) as exc:
+            if name == "anomaly_params" and monitor.anomaly_detector == "robust_zscore":
+                # the z-score's alpha and warm_up may come from their own keys
+                for param in ("alpha", "warm_up"):
+                    if str(exc).startswith(param) and param not in monitor.anomaly_params:
+                        name = f"anomaly_{param}"
+            raise ConfigError(f"{mkey}.{name}", str(exc)) from None
+    limits = monitor.anomaly_params.get("limits") or []
+    n_features = len(view.feature_names)
+    per_column = isinstance(limits, list) and limits and isinstance(limits[0], list | tuple)
+    if per_column and len(limits) != n_features:
+        raise ConfigError(
+            f"{mkey}.anomaly_params",
+            f"limits has {len(limits)} pairs; the view has {n_features} features",
+        )
+    try:
+        ms.data_drift_columns(monitor, view)
+    except ValueError as exc:
+        raise ConfigError(f"{mkey}.data_drift_features", str(exc)) from None
+    if monitor.anomaly_threshold is not None:
+        _positive(f"{mkey}.anomaly_threshold", monitor.anomaly_threshold)
+        if monitor.anomaly_quantile is not None:
+            raise ConfigError(f"{mkey}.anomaly_quantile", "set anomaly_threshold or this, not both")
+        if monitor.anomaly_detector == "half_space_trees" and monitor.anomaly_threshold >= 1:
+            raise ConfigError(
+                f"{mkey}.anomaly_threshold", "half_space_trees scores are in [0, 1]: use < 1"
+            )
+    q = monitor.anomaly_quantile
+    if q is not None and (isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1):
+        raise ConfigError(f"{mkey}.anomaly_quantile", f"must be in (0, 1), got {q!r}")
+    count("anomaly_quantile_window")
+    count("anomaly_quantile_warm_up")
+    if monitor.anomaly_quantile_warm_up > monitor.anomaly_quantile_window:
+        raise ConfigError(f"{mkey}.anomaly_quantile_warm_up", "must be <= anomaly_quantile_window")
+    try:
+        ms.build_threshold(monitor)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{mkey}.anomaly_threshold", str(exc)) from None
+    return monitor
 
 
 def _view(

@@ -54,7 +54,7 @@ def embedded_demo(stream: StreamConfig, wl: Workload, out: TextIO = sys.stdout) 
                 len(res.predictions),
                 runner.learner.rolling_accuracy,
                 len(res.dead),
-                Counter(a.kind for a in res.alerts),
+                Counter(a.kind for a in res.alerts if a.status == "firing"),
                 res.alerts[-1] if res.alerts else None,
             )
 
@@ -228,7 +228,7 @@ async def kafka_demo(
                     len(report.predictions),
                     acc,
                     len(report.dead),
-                    Counter(a.kind for a in report.alerts),
+                    Counter(a.kind for a in report.alerts if a.status == "firing"),
                     report.alerts[-1] if report.alerts else None,
                 )
         report.seconds = time.perf_counter() - t0

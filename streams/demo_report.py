@@ -53,8 +53,9 @@ class DemoReport:
             correct[event_index(eid)] = int(p.prediction == labels[event_index(eid)])
         shift = wl.shift_at if wl.shift_at is not None else n
         before, after = correct[:shift], correct[shift:]
-        drift = [a for a in self.alerts if a.kind == "drift"]
-        anomalies = [a for a in self.alerts if a.kind == "anomaly"]
+        firing = [a for a in self.alerts if a.status == "firing"]
+        drift = [a for a in firing if a.kind == "drift"]
+        anomalies = [a for a in firing if a.kind == "anomaly"]
         injected = {m.index for m in wl.messages() if m.kind == "event" and m.anomaly}
         flagged = {event_index(a.details["event_id"]) for a in anomalies}
         after_shift = sorted(
@@ -82,6 +83,8 @@ class DemoReport:
             "drift_alerts_before_shift": len(drift) - len(after_shift),
             "events_from_shift_to_drift_alert": after_shift[0] - shift if after_shift else None,
             "anomaly_alerts": len(anomalies),
+            "data_drift_alerts": sum(a.kind == "data_drift" for a in firing),
+            "resolved_records": len(self.alerts) - len(firing),
             "injected_anomalies": len(injected),
             "injected_anomalies_flagged": len(injected & flagged),
         }

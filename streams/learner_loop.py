@@ -107,6 +107,8 @@ class LearnerLoop(StageLoop):
         METRICS.set(
             "riffle_rolling_accuracy", lr.rolling_accuracy, stream=self.stream, model=lr.model_id
         )
+        METRICS.set("riffle_model_predicted", lr.n_predicted, stream=self.stream, model=lr.model_id)
+        METRICS.set("riffle_model_learned", lr.n_learned, stream=self.stream, model=lr.model_id)
         METRICS.set("riffle_unmatched_labels", lr.n_unmatched_labels, stream=self.stream)
         return futs
 

@@ -69,6 +69,13 @@ class Metrics:
                 counts[bisect.bisect_left(bounds, v)] += 1
                 total[0] += v
 
+    def remove(self, name: str, **labels: str) -> None:
+        """Forget one counter or gauge series (e.g. the lag of a partition no longer read here)."""
+        key = tuple(labels.items())
+        with self._lock:
+            for table in (self._counters, self._gauges):
+                table.get(name, {}).pop(key, None)
+
     def get(self, name: str, **labels: str) -> float:
         key = tuple(labels.items())
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable
 from typing import Any
 
@@ -59,8 +60,61 @@ class MonitorLoop(StageLoop):
         futs = []
         for a in alerts:
             futs.append(await self.producer.send(t.alerts, a.to_json(), key=a.stream.encode()))
-            METRICS.inc("riffle_alerts_total", 1, stream=self.stream, kind=a.kind)
+            METRICS.inc(
+                "riffle_alerts_total",
+                1,
+                stream=self.stream,
+                kind=a.kind,
+                severity=a.severity,
+                status=a.status,
+            )
+        self._export_detectors()
         return futs
+
+    def _export_detectors(self) -> None:
+        """Gauges of the detectors' state after a batch."""
+        mon = self.stage_obj.monitor
+        s = self.stream
+        METRICS.set(
+            "riffle_monitor_drift_episode",
+            int(mon.in_drift_episode),
+            stream=s,
+            detector=mon.drift_name,
+        )
+        METRICS.set("riffle_monitor_error_rate", mon.error_rate, stream=s)
+        METRICS.set("riffle_monitor_outcomes", mon.n_outcomes, stream=s)
+        METRICS.set("riffle_monitor_anomaly_episodes", mon.open_anomaly_episodes, stream=s)
+        threshold = mon.anomaly_threshold
+        if math.isfinite(threshold):  # inf while a quantile threshold warms up
+            METRICS.set(
+                "riffle_monitor_anomaly_threshold", threshold, stream=s, detector=mon.anomaly_name
+            )
+        det = mon.data_drift
+        if det is not None:
+            name = mon.data_drift_name
+            METRICS.set(
+                "riffle_monitor_data_drift_episode",
+                int(mon.in_data_drift_episode),
+                stream=s,
+                detector=name,
+            )
+            stats, thresholds = det.statistics, det.thresholds
+            if stats is not None:
+                for feature, value in zip(mon.data_drift_features, stats.tolist(), strict=True):
+                    METRICS.set(
+                        "riffle_monitor_data_drift_statistic",
+                        value,
+                        stream=s,
+                        detector=name,
+                        feature=feature,
+                    )
+            if thresholds is not None:
+                METRICS.set(
+                    "riffle_monitor_data_drift_threshold",
+                    float(thresholds[0]),
+                    stream=s,
+                    detector=name,
+                )
 
     def _decode(self, msgs: list[Record], decode: Any, keep_none: bool = False) -> list[Any]:
         """Decode each record on its own: a bad one is counted and logged (the learner, which

@@ -1,32 +1,184 @@
 """The monitor stage as the drivers see it: feature records, predictions and delayed labels in,
-alerts out. Joins delayed labels to earlier predictions, then hands outcomes to `StreamMonitor`."""
+alerts out. Joins delayed labels to earlier predictions, then hands outcomes to `StreamMonitor`.
+
+The detectors are built here from `MonitorConfig` (the config validates with the same
+builders, so a bad setting fails at load)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from featurestore import FeatureRecord
+from featurestore import FeatureRecord, FeatureView
 from models.pending import PendingBuffer
 from monitor.alert import Alert
-from monitor.anomaly import RobustZScore
-from monitor.drift import DDM, EDDM, HDDM_A, PageHinkley
+from monitor.anomaly import (
+    FixedThreshold,
+    HalfSpaceTrees,
+    QuantileThreshold,
+    RobustZScore,
+    ThresholdPolicy,
+)
+from monitor.drift import (
+    ADWIN,
+    DDM,
+    EDDM,
+    HDDM_A,
+    KSWIN,
+    CVMDrift,
+    DataDriftDetector,
+    KSDrift,
+    PageHinkley,
+    PSIDrift,
+)
 from monitor.stream_monitor import StreamMonitor
-from streams.config import StreamConfig
+from streams.config import MonitorConfig, StreamConfig
 from streams.records import Prediction
 
-__all__ = ["DRIFT_DETECTORS", "MonitorStage"]
+__all__ = [
+    "ANOMALY_DETECTORS",
+    "DATA_DRIFT_DETECTORS",
+    "DRIFT_DETECTORS",
+    "MonitorStage",
+    "build_anomaly",
+    "build_data_drift",
+    "build_drift",
+    "build_threshold",
+    "data_drift_columns",
+]
 
 DRIFT_DETECTORS: dict[str, Any] = {
     "ddm": DDM,
     "eddm": EDDM,
     "hddm_a": HDDM_A,
     "page_hinkley": PageHinkley,
+    "adwin": ADWIN,
+    "kswin": KSWIN,
 }
+DATA_DRIFT_DETECTORS: dict[str, Any] = {
+    "none": None,
+    "ks": KSDrift,
+    "psi": PSIDrift,
+    "cvm": CVMDrift,
+}
+ANOMALY_DETECTORS = ("robust_zscore", "half_space_trees")
+DEFAULT_ZSCORE_THRESHOLD = 8.0
 
 Source = tuple[str, int, int]
+
+
+def build_drift(mon: MonitorConfig) -> Any:
+    """The concept-drift detector (`kswin` is seeded with 0 unless `drift_params` seeds it)."""
+    params = dict(mon.drift_params)
+    if mon.drift_detector == "kswin":
+        params.setdefault("seed", 0)
+    return DRIFT_DETECTORS[mon.drift_detector](**params)
+
+
+def build_data_drift(mon: MonitorConfig) -> DataDriftDetector | None:
+    cls = DATA_DRIFT_DETECTORS[mon.data_drift_detector]
+    return None if cls is None else cls(**dict(mon.data_drift_params))
+
+
+def build_anomaly(mon: MonitorConfig) -> Any:
+    """The anomaly detector: `RobustZScore(alpha=anomaly_alpha, warm_up=anomaly_warm_up,
+    **anomaly_params)`, or `HalfSpaceTrees(**anomaly_params)` (seeded with 0 unless the params
+    seed it) whose limits, unless given, come from the first `anomaly_warm_up` vectors."""
+    params = dict(mon.anomaly_params)
+    if mon.anomaly_detector == "robust_zscore":
+        return RobustZScore(
+            **{"alpha": mon.anomaly_alpha, "warm_up": mon.anomaly_warm_up, **params}
+        )
+    if mon.anomaly_detector != "half_space_trees":
+        raise ValueError(f"unknown anomaly detector {mon.anomaly_detector!r}")
+    params.setdefault("seed", 0)
+    if "limits" in params:
+        return HalfSpaceTrees(**params)
+    HalfSpaceTrees(**params)  # validates the other hyperparameters now
+    return _WarmUpLimits(params, mon.anomaly_warm_up)
+
+
+def build_threshold(mon: MonitorConfig) -> ThresholdPolicy:
+    """`QuantileThreshold` if `anomaly_quantile` is set, else `FixedThreshold` at
+    `anomaly_threshold` (default 8.0 for robust_zscore; half_space_trees needs one of them)."""
+    if mon.anomaly_quantile is not None:
+        return QuantileThreshold(
+            mon.anomaly_quantile, mon.anomaly_quantile_window, mon.anomaly_quantile_warm_up
+        )
+    threshold = mon.anomaly_threshold
+    if threshold is None:
+        if mon.anomaly_detector != "robust_zscore":
+            raise ValueError(
+                f"{mon.anomaly_detector} scores are in [0, 1]: set anomaly_threshold below 1 "
+                "or anomaly_quantile"
+            )
+        threshold = DEFAULT_ZSCORE_THRESHOLD
+    return FixedThreshold(float(threshold))
+
+
+def data_drift_columns(mon: MonitorConfig, view: FeatureView) -> list[int]:
+    """Columns of the view's vectors tested for data drift: `data_drift_features`, else the
+    view's aggregate features (else every feature, for a view without aggregates)."""
+    names = view.feature_names
+    wanted = mon.data_drift_features
+    if wanted is None:
+        wanted = tuple(s.name for s in view.specs) or names
+    missing = [f for f in wanted if f not in names]
+    if missing:
+        raise ValueError(f"{missing} are not features of view {view.name!r}")
+    return [names.index(f) for f in wanted]
+
+
+class _WarmUpLimits:
+    """`HalfSpaceTrees` with per-feature limits taken from the stream.
+
+    The first `warm_up` vectors score 0 and are kept; then each column's [min, max], widened
+    by 10% of its range on both sides (by 0.5 if the column was constant), becomes that
+    feature's limits, and the trees learn the kept vectors, in order, before scoring the rest.
+    """
+
+    def __init__(self, params: Mapping[str, Any], warm_up: int) -> None:
+        self.params = dict(params)
+        self.warm_up = warm_up
+        self.trees: HalfSpaceTrees | None = None
+        self._rows: list[list[float]] = []
+
+    def score_learn_many(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if self.trees is not None:
+            return self.trees.score_learn_many(X)
+        out = np.zeros(len(X))
+        take = min(self.warm_up - len(self._rows), len(X))
+        self._rows.extend(X[:take].tolist())
+        if len(self._rows) < self.warm_up:
+            return out
+        kept = np.array(self._rows)
+        lo, hi = kept.min(axis=0), kept.max(axis=0)
+        pad = np.where(hi > lo, 0.1 * (hi - lo), 0.5)
+        limits = [(float(a), float(b)) for a, b in zip(lo - pad, hi + pad, strict=True)]
+        self.trees = HalfSpaceTrees(**{**self.params, "limits": limits})
+        self.trees.learn_many(kept)
+        self._rows = []
+        if take < len(X):
+            out[take:] = self.trees.score_learn_many(X[take:])
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self._rows,
+            "trees": None if self.trees is None else self.trees.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        trees = state["trees"]
+        self.trees = None
+        if trees is not None:
+            limits = [(float(lo), float(hi)) for lo, hi in trees["params"]["limits"]]
+            self.trees = HalfSpaceTrees(**{**self.params, "limits": limits})
+            self.trees.load_state_dict(trees)
+        self._rows = [[float(v) for v in row] for row in state["rows"]]
 
 
 class MonitorStage:
@@ -34,17 +186,20 @@ class MonitorStage:
 
     def __init__(self, cfg: StreamConfig, label_ttl_ms: int = 3_600_000) -> None:
         mon = cfg.monitor
-        params = dict(mon.drift_params)
-        drift = DRIFT_DETECTORS[mon.drift_detector](**params)
-        anomaly = RobustZScore(alpha=mon.anomaly_alpha, warm_up=mon.anomaly_warm_up)
         self.monitor = StreamMonitor(
             cfg.name,
-            drift,
-            anomaly,
-            mon.anomaly_threshold,
+            build_drift(mon),
+            build_anomaly(mon),
+            build_threshold(mon),
             mon.drift_cooldown,
             drift_name=mon.drift_detector,
+            anomaly_name=mon.anomaly_detector,
             view_version=cfg.view.qualified_name,
+            anomaly_resolve_after=mon.anomaly_resolve_after,
+            data_drift=build_data_drift(mon),
+            data_drift_name=mon.data_drift_detector,
+            data_drift_columns=data_drift_columns(mon, cfg.view),
+            feature_names=cfg.view.feature_names,
         )
         self._pending: PendingBuffer[list[Any]] = PendingBuffer(
             cfg.max_pending_labels, label_ttl_ms

@@ -103,7 +103,8 @@ class EventProducer:
         n = 0
         for m in messages:
             topic = t.events if m.kind == "event" else t.labels
-            futs.append(await self.producer.send(topic, m.value, key=m.key))
+            headers = list(m.headers) or None
+            futs.append(await self.producer.send(topic, m.value, key=m.key, headers=headers))
             n += 1
             if rate is not None and n % 100 == 0:
                 ahead = n / rate - (time.monotonic() - start)

@@ -27,6 +27,9 @@ __all__ = ["StageLoop"]
 
 log = logging.getLogger("riffle.stage")
 
+# upper bounds (seconds) of the per-batch handle-time histogram
+BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 Batch: TypeAlias = list[tuple[TopicPartition, Record]]
 # key, value, Kafka timestamp (ms), headers
@@ -134,6 +137,7 @@ class StageLoop:
             fetched = await consumer.getmany(
                 timeout_ms=timeout, max_records=self.runtime.batch_size
             )
+            self._export_lag(consumer)
             fetched = await self._admit(fetched)
             if self.align:
                 batch = self._merge(fetched)
@@ -191,6 +195,24 @@ class StageLoop:
             self._expected[tp] = keep[-1].offset + 1
         return admitted
 
+    def _export_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """`riffle_consumer_lag` per input partition: the highwater the last fetch reported
+        minus the next offset this stage will process (records fetched but still buffered
+        count as lag)."""
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            position = self._next.get(tp, self._expected.get(tp))
+            if high is None or position is None:
+                continue
+            METRICS.set(
+                "riffle_consumer_lag",
+                max(0, high - position),
+                stream=self.stream,
+                stage=self.stage,
+                topic=tp.topic,
+                partition=str(tp.partition),
+            )
+
     async def _process(self, batch: Batch) -> None:
         t0 = time.perf_counter()
         self._poisoned = True  # until the offsets below catch up with the state
@@ -205,9 +227,12 @@ class StageLoop:
         self.n_in += n
         self._dirty = True
         METRICS.inc("riffle_records_in_total", n, stream=self.stream, stage=self.stage)
-        METRICS.inc(
-            "riffle_batch_seconds_total",
-            time.perf_counter() - t0,
+        seconds = time.perf_counter() - t0
+        METRICS.inc("riffle_batch_seconds_total", seconds, stream=self.stream, stage=self.stage)
+        METRICS.observe_many(
+            "riffle_stage_batch_seconds",
+            [seconds],
+            BATCH_SECONDS_BUCKETS,
             stream=self.stream,
             stage=self.stage,
         )
@@ -340,6 +365,13 @@ class StageLoop:
             if self._dirty and revoked and not self._poisoned and self._failure is None:
                 await self.checkpoint(revoked if self.per_partition else list(self._next))
             for tp in revoked:
+                METRICS.remove(
+                    "riffle_consumer_lag",
+                    stream=self.stream,
+                    stage=self.stage,
+                    topic=tp.topic,
+                    partition=str(tp.partition),
+                )
                 self._next.pop(tp, None)
                 self._buffers.pop(tp, None)
                 self._expected.pop(tp, None)
@@ -390,9 +422,13 @@ class StageLoop:
                 d.reason,
                 d.message,
             )
-        if dead:
+        for d in dead:
             METRICS.inc(
-                "riffle_dead_letters_total", len(dead), stream=self.stream, stage=self.stage
+                "riffle_dead_letters_total",
+                1,
+                stream=self.stream,
+                stage=self.stage,
+                reason=d.reason,
             )
         return futs
 

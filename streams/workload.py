@@ -29,6 +29,7 @@ class Message:
     index: int  # position of the event in the workload (labels: of the event they label)
     bad: str | None = None
     anomaly: bool = False
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
+from streams.metrics import METRICS
 from streams.runner import EmbeddedRunner
 from streams.worker import Worker
 from streams.workload import Message, Workload
@@ -40,9 +41,14 @@ def _explicit_bad(start: int) -> list[Message]:
         "wrong_type": orjson.dumps({**base, "id": "bad-type", "amount": "many"}),
         "non_finite": json.dumps({**base, "id": "bad-nan", "risk": math.nan}).encode(),
         "oversized": orjson.dumps({**base, "id": "bad-big", "pad": "y" * 80_000}),
+        # a week before the stream's events: far beyond the allowed lateness
+        "late_event": orjson.dumps({**base, "id": "bad-late", "ts": 1_766_620_800_000}),
+        "unknown_view": orjson.dumps({**base, "id": "bad-view"}),
     }
+    headers = {"unknown_view": (("riffle-view", b"payments_v9"),)}
     return [
-        Message("event", b"acct-1", v, start + i, bad=k) for i, (k, v) in enumerate(bodies.items())
+        Message("event", b"acct-1", v, start + i, bad=k, headers=headers.get(k, ()))
+        for i, (k, v) in enumerate(bodies.items())
     ]
 
 
@@ -82,7 +88,21 @@ async def test_every_event_is_predicted_or_dead_lettered(services: tuple[str, st
     assert len(feature_dead) == len(bad_ids) + len(bad_extra)
     assert len(preds) + len(feature_dead) == total
     reasons = {d.reason for d in feature_dead}
-    assert {"malformed_json", "missing_field", "wrong_type", "non_finite", "oversized"} <= reasons
+    assert {
+        "malformed_json",
+        "missing_field",
+        "wrong_type",
+        "non_finite",
+        "oversized",
+        "late_event",
+        "unknown_view",
+    } <= reasons
+    # and counted by reason on /metrics
+    dead_metric = {
+        r: METRICS.get("riffle_dead_letters_total", stream=stream.name, stage="features", reason=r)
+        for r in reasons
+    }
+    assert dead_metric == {r: sum(d.reason == r for d in feature_dead) for r in reasons}
     assert all(
         d.topic == stream.topics.events and d.offset >= 0 and d.message for d in feature_dead
     )

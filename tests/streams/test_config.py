@@ -192,3 +192,39 @@ def test_a_view_keyed_by_another_field_needs_one_partition_and_a_str_or_int_key(
     with pytest.raises(ConfigError) as info:
         parse_config(raw, {})
     assert info.value.key == "streams.payments.views[0]" and "distinct" in str(info.value)
+
+
+@pytest.mark.parametrize("detector", ["adwin", "kswin"])
+def test_adwin_and_kswin_can_be_configured(detector: str) -> None:
+    raw = copy.deepcopy(BASE)
+    raw["streams"]["payments"]["monitor"].update({"drift_detector": detector, "drift_params": {}})
+    assert parse_config(raw, {}).stream().monitor.drift_detector == detector
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("streams.payments.monitor.data_drift_detector", "wasserstein"),
+        ("streams.payments.monitor.data_drift_params", {"n_reference": 10}),
+        ("streams.payments.monitor.data_drift_features", ["amount", "merchant"]),
+        ("streams.payments.monitor.anomaly_detector", "lof"),
+        ("streams.payments.monitor.anomaly_quantile", 0.999),
+        ("streams.payments.monitor.anomaly_resolve_after", -1),
+    ],
+)
+def test_invalid_monitor_settings_name_their_key(path: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(_with(path, value), {})
+    # anomaly_quantile conflicts with the shipped anomaly_threshold and is named for it
+    assert info.value.key == path
+
+
+def test_the_shipped_monitor_tests_the_raw_fields_for_data_drift() -> None:
+    mon = load_config(ROOT / "riffle.toml", env={}).stream().monitor
+    assert (mon.drift_detector, mon.data_drift_detector, mon.anomaly_detector) == (
+        "ddm",
+        "ks",
+        "robust_zscore",
+    )
+    assert mon.data_drift_features == ("amount", "duration", "items", "risk")
+    assert mon.anomaly_threshold == 10.0 and mon.anomaly_quantile is None
