@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from monitor.drift._adwin_batch import _TWO_THIRDS, _any_cut, _Floats, _formed, _insert
 from monitor.drift.base import (
     DriftDetector,
     _bool_field,
@@ -21,11 +22,6 @@ from monitor.exceptions import IncompatibleStateError
 __all__ = ["ADWIN"]
 
 _MAX_ROWS = 60  # rows of buckets in a state dict (row i holds blocks of 2**i values)
-_MAX_CELLS = 1 << 14  # bound on (checks x buckets) evaluated at once by update_many
-_TWO_THIRDS = 2.0 / 3.0
-
-_Floats = npt.NDArray[np.float64]
-_Ints = npt.NDArray[np.int64]
 
 
 class ADWIN(DriftDetector):
@@ -205,12 +201,14 @@ class ADWIN(DriftDetector):
         k, c = len(path), len(sizes)
         older = np.arange(c)[None, :] < np.arange(k)[:, None]  # buckets dropped by then
         stats = np.array(path)
-        holds = self._any_cut(
+        holds = _any_cut(
             np.where(older, 0.0, np.array(sizes)),
             np.where(older, 0.0, np.array(values)),
             stats[:, 0],
             stats[:, 1],
             stats[:, 2],
+            self.min_window_length,
+            self.delta,
         )
         drops = int(np.argmin(holds)) if not holds.all() else k
         for _ in range(max(drops, 1)):
@@ -262,29 +260,6 @@ class ADWIN(DriftDetector):
             self._totals.pop()
             self._variances.pop()
 
-    def _any_cut(
-        self, sizes: _Floats, values: _Floats, width: _Floats, total: _Floats, var: _Floats
-    ) -> npt.NDArray[np.bool_]:
-        """``_has_cut`` for many windows at once: row k holds window k's buckets, oldest
-        first, with size 0 for padding; the same floating-point operations, vectorised."""
-        n0 = np.add.accumulate(sizes, axis=1)
-        n1 = width[:, None] - n0
-        zeros = np.zeros((len(width), 1))
-        u0 = np.add.accumulate(np.concatenate([zeros, values], axis=1), axis=1)[:, 1:]
-        u1 = np.subtract.accumulate(np.concatenate([total[:, None], values], axis=1), axis=1)
-        low = float(self.min_window_length)
-        d_prime = np.array([math.log(2.0 * math.log(w) / self.delta) for w in width.tolist()])
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            m_recip = 1.0 / (n0 - low + 1.0) + 1.0 / (n1 - low + 1.0)
-            epsilon = (
-                np.sqrt(2.0 * m_recip * (var / width)[:, None] * d_prime[:, None])
-                + (_TWO_THIRDS * d_prime)[:, None] * m_recip
-            )
-            holds = np.abs(u0 / n0 - u1[:, 1:] / n1) > epsilon
-        # A padding cell repeats the cut before it, so it needs no mask of its own.
-        holds &= (n0 >= low) & (n1 >= low)
-        return holds.any(axis=1)  # type: ignore[no-any-return]
-
     # ------------------------------------------------------------------ many values
 
     def update_many(self, values: npt.ArrayLike) -> npt.NDArray[np.intp]:
@@ -304,134 +279,30 @@ class ADWIN(DriftDetector):
                 block = min(2 * block, 1 << 14)
         return np.asarray(hits, dtype=np.intp)
 
-    def _formed(self, n: _Ints, levels: int) -> _Ints:
-        """``f[i, k]``: blocks of ``2**i`` values formed after ``n[k]`` values (``f[0] = n``).
-
-        Row i then holds level i's blocks ``2 f[i+1] .. f[i]``, oldest first. A row merges
-        two buckets each time it reaches ``max_buckets + 1``, so with ``c = max_buckets - 1``
-        ``f[i+1] = max(0, (f[i] - c) // 2)``, that is ``max(0, (n - (2**i - 1) c) >> i)``.
-        """
-        c = self.max_buckets - 1
-        top = int(n.max()) + 1 if len(n) else 1  # clamp, so that nothing overflows
-        coef = np.array([min(((1 << i) - 1) * c, top) for i in range(levels + 1)])
-        shift = np.arange(levels + 1)
-        formed: _Ints = np.maximum((n[None, :] - coef[:, None]) >> shift[:, None], 0)
-        return formed
-
     def _advance(self, xs: _Floats) -> int:
         """Insert values of ``xs`` up to the first drift (included); return how many."""
-        n_start, m = self._n, len(xs)
-        levels = (n_start + m).bit_length() + 1  # enough rows for n_start + m values
-        start = self._formed(np.array([n_start]), levels)
-        # Block sums and variances of every level, from the oldest bucket of each row on
-        # (rows[i] holds level i's blocks base[i] .. at the start).
-        base = [2 * int(start[i + 1][0]) for i in range(levels)]
-        level_t: list[_Floats | list[float]] = []
-        level_v: list[_Floats | list[float]] = []
-        new_t: _Floats | list[float] = xs
-        new_v: _Floats | list[float] = np.zeros(m)
-        for i in range(levels):
-            row_t = self._totals[i] if i < len(self._totals) else []
-            row_v = self._variances[i] if i < len(self._variances) else []
-            size = float(1 << i)
-            a_t: _Floats | list[float]
-            a_v: _Floats | list[float]
-            if len(new_t) > 64:  # numpy for the long levels
-                a_t = np.concatenate([np.array(row_t, dtype=np.float64), new_t])
-                a_v = np.concatenate([np.array(row_v, dtype=np.float64), new_v])
-                pairs = 2 * (len(a_t) // 2)
-                t0, t1 = a_t[0:pairs:2], a_t[1:pairs:2]
-                diff = t0 / size - t1 / size
-                new_t = t0 + t1
-                new_v = a_v[0:pairs:2] + a_v[1:pairs:2] + size * 0.5 * diff * diff
-            else:  # plain floats for the short ones (the same operations)
-                a_t = row_t + _floats(new_t)
-                a_v = row_v + _floats(new_v)
-                new_t, new_v = [], []
-                for j in range(0, 2 * (len(a_t) // 2), 2):
-                    gap = a_t[j] / size - a_t[j + 1] / size
-                    new_t.append(a_t[j] + a_t[j + 1])
-                    new_v.append(a_v[j] + a_v[j + 1] + size * 0.5 * gap * gap)
-            level_t.append(a_t)
-            level_v.append(a_v)
-        # Running total and variance after each value, as River's sequential updates.
-        counts = np.arange(n_start + 1, n_start + m + 1, dtype=np.int64)
-        width = counts.astype(np.float64)
-        total = np.add.accumulate(np.concatenate([[self._total], xs]))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = xs - total[:-1] / (width - 1.0)
-            inc = np.where(width > 1.0, (width - 1.0) * d * d / width, 0.0)
-        var = np.add.accumulate(np.concatenate([[self._variance], inc]))[1:]
-        total = total[1:]
-        checks = np.flatnonzero(
-            (counts % self.clock == 0) & (counts > self.grace_period) & (counts >= 2)
+        step = _insert(
+            xs,
+            self._n,
+            self._total,
+            self._variance,
+            self._totals,
+            self._variances,
+            clock=self.clock,
+            grace_period=self.grace_period,
+            max_buckets=self.max_buckets,
+            min_window_length=self.min_window_length,
+            delta=self.delta,
         )
-        stop = self._first_cut(checks, counts, levels, base, level_t, width, total, var)
-        found = stop >= 0
-        stop = stop + 1 if found else m
         # Install the state after ``stop`` values, then run River's exact check if it drifts.
-        n_end = n_start + stop
-        end = self._formed(np.array([n_end]), levels)
-        n_rows = max(1, sum(1 for i in range(levels) if end[i][0] > 0))
-        spans = [
-            (2 * int(end[i + 1][0]) - base[i], int(end[i][0]) - base[i]) for i in range(n_rows)
-        ]
-        self._totals = [_floats(level_t[i][lo:hi]) for i, (lo, hi) in enumerate(spans)]
-        self._variances = [_floats(level_v[i][lo:hi]) for i, (lo, hi) in enumerate(spans)]
-        self._n = n_end
+        self._totals = step.totals
+        self._variances = step.variances
+        self._n = n_end = self._n + step.stop
         self._width = float(n_end)
-        self._total = float(total[stop - 1])
-        self._variance = float(var[stop - 1])
-        self._drift_detected = found and self._detect()
-        return stop
-
-    def _first_cut(
-        self,
-        checks: _Ints,
-        counts: _Ints,
-        levels: int,
-        base: list[int],
-        level_t: list[_Floats | list[float]],
-        width: _Floats,
-        total: _Floats,
-        var: _Floats,
-    ) -> int:
-        """Position of the first check at which some cut holds, or -1.
-
-        At a check after ``c`` values, row i holds level i's blocks ``2 f[i+1] .. f[i]`` with
-        ``f = _formed(c)``: each check's buckets are gathered from ``level_t`` into one row
-        of a matrix (``max_buckets`` cells per row of buckets, padded) for ``_any_cut``.
-        """
-        cap = self.max_buckets
-        flat = np.concatenate([*level_t, [0.0]])  # padding cells read the final 0.0
-        pad = len(flat) - 1
-        offset = np.cumsum([0] + [len(a) for a in level_t[:-1]]) - np.array(base)
-        sizes = np.ldexp(1.0, np.arange(levels))
-        slots = np.arange(cap)
-        step, most = 64, max(64, _MAX_CELLS // (levels * cap))
-        lo = 0
-        while lo < len(checks):  # slices of checks, growing: a drift wastes little work
-            at = checks[lo : lo + step]
-            lo += step
-            step = min(2 * step, most)
-            f = self._formed(counts[at], levels)
-            held = f[:-1] - 2 * f[1:]
-            rows = np.flatnonzero(held.any(axis=1))[::-1]  # the rows held, oldest first
-            first = (offset[rows, None] + 2 * f[rows + 1]).T[:, :, None] + slots
-            valid = slots < held[rows].T[:, :, None]
-            shape = (len(at), len(rows) * cap)
-            hit = np.flatnonzero(
-                self._any_cut(
-                    (sizes[rows, None] * valid).reshape(shape),
-                    flat[pad + (first - pad) * valid].reshape(shape),
-                    width[at],
-                    total[at],
-                    var[at],
-                )
-            )
-            if len(hit):
-                return int(at[hit[0]])
-        return -1
+        self._total = step.total
+        self._variance = step.variance
+        self._drift_detected = step.found and self._detect()
+        return step.stop
 
     # ------------------------------------------------------------------ state
 
@@ -491,7 +362,7 @@ class ADWIN(DriftDetector):
         if not drift:
             # Without a drift the buckets are those left by `n` insertions (what update_many
             # relies on); only the update that signals a drift drops buckets.
-            f = self._formed(np.array([n]), _MAX_ROWS)
+            f = _formed(np.array([n]), _MAX_ROWS, self.max_buckets)
             expected = [int(f[i][0] - 2 * f[i + 1][0]) for i in range(_MAX_ROWS)]
             expected_rows = max(1, sum(1 for i in range(_MAX_ROWS) if f[i][0] > 0))
             if width != n or n_rows != expected_rows or lengths.tolist() != expected:
@@ -510,7 +381,3 @@ class ADWIN(DriftDetector):
         yield {}
         yield {"delta": 0.01, "clock": 1, "max_buckets": 2, "min_window_length": 1}
         yield {"delta": 0.0005, "clock": 7, "max_buckets": 3, "grace_period": 0}
-
-
-def _floats(values: _Floats | list[float]) -> list[float]:
-    return values.tolist() if isinstance(values, np.ndarray) else list(values)

@@ -15,8 +15,10 @@ import pytest
 from scipy import stats
 
 from monitor.drift import ADWIN, KSWIN
-from monitor.drift import kswin as kswin_module
-from monitor.drift.kswin import _draw_samples, _largest_gap, _largest_gaps, _p_value
+from monitor.drift import _sampling as sampling_module
+from monitor.drift._ks_pvalue import _p_value
+from monitor.drift._sampling import _draw_samples
+from monitor.drift.kswin import _largest_gap, _largest_gaps
 from monitor.exceptions import IncompatibleStateError
 
 
@@ -116,7 +118,7 @@ def test_sampler_is_random_sample(population: int, k: int) -> None:
 def test_sampler_fetches_more_words_when_needed(
     monkeypatch: pytest.MonkeyPatch, population: int, k: int
 ) -> None:
-    monkeypatch.setattr(kswin_module, "_SLACK", 0.5)  # fetch half the words needed at first
+    monkeypatch.setattr(sampling_module, "_SLACK", 0.5)  # fetch half the words needed at first
     reference = random.Random(3)
     expected = [reference.sample(range(population), k) for _ in range(500)]
     ours = _CountingRandom(3)
