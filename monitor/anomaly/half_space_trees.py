@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -175,37 +176,42 @@ class HalfSpaceTrees(AnomalyDetector):
                 lo = hi
 
     def _grow(self, d: int) -> None:
-        """Draw the trees for ``d`` features, level by level for all trees at once."""
+        """Draw the trees for ``d`` features exactly as River does (same random stream, same
+        depth-first order), so a seed gives River's trees for columns in River's (sorted)
+        feature order."""
         limits, pairs = self.limits, self._pairs()
         if pairs is not None:
-            bounds = np.array(pairs, dtype=np.float64)
-            lo0, hi0 = bounds[:, 0].copy(), bounds[:, 1].copy()
+            lo0, hi0 = [p[0] for p in pairs], [p[1] for p in pairs]
         elif limits is None:
-            lo0, hi0 = np.zeros(d), np.ones(d)
+            lo0, hi0 = [0.0] * d, [1.0] * d
         else:
-            lo0, hi0 = (
-                np.full(d, limits[0], dtype=np.float64),
-                np.full(d, limits[1], dtype=np.float64),
-            )
-        rng = np.random.default_rng(self.seed)
+            low, high = cast(tuple[float, float], limits)  # one pair for every column
+            lo0, hi0 = [float(low)] * d, [float(high)] * d
+        rng = random.Random(self.seed)
         trees, height = self.n_trees, self.height
         feature = np.empty((trees, 2**height - 1), dtype=np.intp)
         threshold = np.empty((trees, 2**height - 1))
-        lo = np.broadcast_to(lo0, (trees, 1, d)).copy()  # range of each node at this level
-        hi = np.broadcast_to(hi0, (trees, 1, d)).copy()
-        for depth in range(height):
-            width = 2**depth
-            cum = np.cumsum(hi - lo, axis=2)
-            u = rng.random((trees, width, 1)) * cum[:, :, -1:]
-            f = np.minimum((cum <= u).sum(axis=2), d - 1)[..., None]
-            a = np.take_along_axis(lo, f, axis=2)
-            b = np.take_along_axis(hi, f, axis=2)
-            at = a + (_PADDING + (1.0 - 2.0 * _PADDING) * rng.random((trees, width, 1))) * (b - a)
-            feature[:, width - 1 : 2 * width - 1] = f[..., 0]
-            threshold[:, width - 1 : 2 * width - 1] = at[..., 0]
-            lo, hi = np.repeat(lo, 2, axis=1), np.repeat(hi, 2, axis=1)
-            np.put_along_axis(hi[:, 0::2], f, at, axis=2)  # left child: [lo, at)
-            np.put_along_axis(lo[:, 1::2], f, at, axis=2)  # right child: [at, hi)
+        population = range(d)
+
+        def build(t: int, node: int, depth: int, lo: list[float], hi: list[float]) -> None:
+            if depth == height:
+                return
+            on = rng.choices(population, weights=[h - low for low, h in zip(lo, hi, strict=True)])[
+                0
+            ]
+            a, b = lo[on], hi[on]
+            at = rng.uniform(a + _PADDING * (b - a), b - _PADDING * (b - a))
+            feature[t, node] = on
+            threshold[t, node] = at
+            hi[on] = at  # left child: [lo, at)
+            build(t, 2 * node + 1, depth + 1, lo, hi)
+            hi[on] = b
+            lo[on] = at  # right child: [at, hi)
+            build(t, 2 * node + 2, depth + 1, lo, hi)
+            lo[on] = a
+
+        for t in range(trees):
+            build(t, 0, 0, list(lo0), list(hi0))
         n_nodes = 2 ** (height + 1) - 1
         self._n_features = d
         self._feature = feature
