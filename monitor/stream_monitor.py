@@ -2,68 +2,23 @@
 
 from __future__ import annotations
 
-import math
-from collections import OrderedDict, deque
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
+from monitor._anomaly_watch import MAX_OPEN_ANOMALIES, AnomalyWatch
+from monitor._anomaly_watch import Anomaly as _Anomaly
+from monitor._data_drift_watch import DataDriftWatch
+from monitor._drift_watch import Drift as _Drift
+from monitor._drift_watch import DriftWatch
+from monitor._episode import Episode, Source
 from monitor.alert import Alert
 from monitor.anomaly import FixedThreshold, ThresholdPolicy
 from monitor.drift import DataDriftDetector
 
 __all__ = ["MAX_OPEN_ANOMALIES", "StreamMonitor"]
-
-Source = tuple[str, int, int]
-MAX_OPEN_ANOMALIES = 10_000  # subjects in an anomaly episode at once; the oldest ends first
-_RECENT = 200  # outcomes behind the error rate quoted in drift alerts
-
-
-class _Drift(Protocol):
-    def update_many(self, values: Any) -> np.ndarray: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-class _Anomaly(Protocol):
-    def score_learn_many(self, X: np.ndarray) -> np.ndarray: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-class _Episode:
-    """An open stream-level episode: its firing alert, the index of its last detection, how
-    many detections it had and (data drift) every feature that drifted in it."""
-
-    __slots__ = ("alert", "detections", "features", "first", "last")
-
-    def __init__(self, alert: Alert, first: int, features: Sequence[str] = ()) -> None:
-        self.alert = alert
-        self.first = self.last = first
-        self.detections = 1
-        self.features = list(features)
-
-    def state(self) -> list[Any]:
-        return [self.alert.to_dict(), self.first, self.last, self.detections, self.features]
-
-    @classmethod
-    def load(cls, state: list[Any] | None) -> _Episode | None:
-        if state is None:
-            return None
-        alert, first, last, detections, features = state
-        ep = cls(Alert.from_dict(alert), int(first), [str(f) for f in features])
-        ep.last, ep.detections = int(last), int(detections)
-        return ep
-
-
-# an open anomaly episode of one subject: firing id, ts, score, threshold, severity, event id,
-# then normal events since the last flagged one, flagged events, highest score
-_ID, _TS, _SCORE, _THR, _SEV, _EVENT, _NORMAL, _FLAGGED, _MAX = range(9)
 
 
 class StreamMonitor:
@@ -141,10 +96,22 @@ class StreamMonitor:
         self.data_drift_name = data_drift_name
         self.data_drift_columns = None if data_drift_columns is None else list(data_drift_columns)
         self.feature_names = None if feature_names is None else list(feature_names)
-        self._recent: deque[float] = deque(maxlen=_RECENT)
-        self._drift_episode: _Episode | None = None
-        self._data_episode: _Episode | None = None
-        self._open: OrderedDict[str, list[Any]] = OrderedDict()  # anomaly episodes by subject
+        self._drift_watch = DriftWatch(stream, drift, drift_cooldown, drift_name, view_version)
+        self._data_watch = (
+            None
+            if data_drift is None
+            else DataDriftWatch(
+                stream,
+                data_drift,
+                data_drift_name,
+                view_version,
+                self.data_drift_columns,
+                self.feature_names,
+            )
+        )
+        self._anomaly_watch = AnomalyWatch(
+            stream, anomaly, policy, anomaly_resolve_after, anomaly_name, view_version
+        )
         self.n_outcomes = 0
         self.n_vectors = 0
         self.n_drifts = 0
@@ -162,27 +129,29 @@ class StreamMonitor:
     @property
     def error_rate(self) -> float:
         """The model's error rate over the last 200 outcomes (0.0 before any)."""
-        return sum(self._recent) / len(self._recent) if self._recent else 0.0
+        return self._drift_watch.error_rate
 
     @property
     def in_drift_episode(self) -> bool:
-        return self._drift_episode is not None
+        return self._drift_watch.episode is not None
 
     @property
     def in_data_drift_episode(self) -> bool:
-        return self._data_episode is not None
+        return self._data_watch is not None and self._data_watch.episode is not None
 
     @property
     def open_anomaly_episodes(self) -> int:
-        return len(self._open)
+        return len(self._anomaly_watch.open)
 
     @property
     def data_drift_features(self) -> list[str]:
         """Names of the features tested for data drift, once known (else empty)."""
-        det = self.data_drift
-        return [] if det is None or not det.n_features else self._column_names(det.n_features)
+        watch = self._data_watch
+        if watch is None or not watch.detector.n_features:
+            return []
+        return watch.column_names(watch.detector.n_features)
 
-    # -- concept drift ------------------------------------------------------------------------
+    # -- observing --------------------------------------------------------------------------
 
     def observe_outcomes(
         self,
@@ -192,75 +161,17 @@ class StreamMonitor:
         model_version: str | None = None,
         event_ids: Sequence[str] | None = None,
     ) -> list[Alert]:
+        """Concept drift: alerts for a batch of outcomes (1 = the model was wrong)."""
         n = len(errors)
         if n == 0:
             return []
         errors = np.asarray(errors, dtype=float)
-        hits = self.drift.update_many(errors).tolist()
-        base = self.n_outcomes
-        alerts: list[Alert] = []
-        done = 0  # outcomes of this batch already in the error-rate window
-
-        def upto(i: int) -> None:
-            nonlocal done
-            self._recent.extend(errors[done : i + 1].tolist())
-            done = max(done, i + 1)
-
-        def end_before(limit: int) -> None:
-            ep = self._drift_episode
-            if ep is not None and ep.last + self.drift_cooldown - base < limit:
-                j = ep.last + self.drift_cooldown - base
-                upto(j)
-                details = {
-                    "event_id": event_ids[j] if event_ids is not None else None,
-                    "outcomes_seen": base + j + 1,
-                    "detections": ep.detections,
-                    "episode_outcomes": base + j - ep.first,
-                    "error_rate_window": len(self._recent),
-                }
-                alerts.append(
-                    ep.alert.resolve(
-                        int(ts[j]), sources[j], self.error_rate, details, model_version
-                    )
-                )
-                self._drift_episode = None
-                self.n_resolved += 1
-
-        for i in hits:
-            end_before(i)
-            upto(i)
-            ep = self._drift_episode
-            if ep is not None:
-                ep.last = base + i
-                ep.detections += 1
-                continue
-            alert = Alert.create(
-                self.stream,
-                "drift",
-                self.drift_name,
-                "error_rate",
-                self.error_rate,
-                0.0,
-                "critical",
-                int(ts[i]),
-                sources[i],
-                model_version=model_version,
-                view_version=self.view_version,
-                details={
-                    "outcomes_seen": base + i + 1,
-                    "event_id": event_ids[i] if event_ids is not None else None,
-                    "error_rate_window": len(self._recent),
-                },
-            )
-            alerts.append(alert)
-            self._drift_episode = _Episode(alert, base + i)
-            self.n_drifts += 1
-        end_before(n)
-        upto(n - 1)
+        alerts = self._drift_watch.observe(
+            errors, ts, sources, model_version, event_ids, self.n_outcomes
+        )
+        self.n_drifts += self._count(alerts)
         self.n_outcomes += n
         return alerts
-
-    # -- feature vectors: data drift and anomalies ------------------------------------------------
 
     def observe_features(
         self,
@@ -270,237 +181,42 @@ class StreamMonitor:
         ts: Sequence[int],
         sources: Sequence[Source],
     ) -> list[Alert]:
+        """Data drift and anomalies: alerts for a batch of feature vectors, in event order."""
         if len(X) == 0:
             return []
         X = np.asarray(X, dtype=float)
         found: list[tuple[int, Alert]] = []
-        if self.data_drift is not None:
-            found += self._observe_data_drift(self.data_drift, X, event_ids, ts, sources)
-        found += self._observe_anomalies(X, event_ids, entities, ts, sources)
+        if self._data_watch is not None:
+            found += self._data_watch.observe(X, event_ids, ts, sources, self.n_vectors)
+            self.n_data_drifts += self._count(a for _, a in found)
+        anomalies = self._anomaly_watch.observe(X, event_ids, entities, ts, sources)
+        self.n_anomalies += self._count(a for _, a in anomalies)
+        found += anomalies
         self.n_vectors += len(X)
         found.sort(key=lambda pair: pair[0])  # in event order (stable)
         return [a for _, a in found]
 
-    def _observe_data_drift(
-        self,
-        det: DataDriftDetector,
-        X: np.ndarray,
-        event_ids: Sequence[str],
-        ts: Sequence[int],
-        sources: Sequence[Source],
-    ) -> list[tuple[int, Alert]]:
-        cols = self.data_drift_columns
-        rows = X if cols is None else X[:, cols]
-        names = self._column_names(rows.shape[1])
-        quiet = 2 * det.window_size + (det.n_reference if det.on_drift == "refit" else 0)
-        base, n, out = self.n_vectors, len(rows), []
-        start = 0
-        while start < n:
-            # Pieces of at most window_size rows hold at most one detection (the window must
-            # refill after one), so the detector's drifted features and statistics after a
-            # piece are those of its detection; a piece also stops where the episode would end.
-            stop = min(start + det.window_size, n)
-            if self._data_episode is not None:
-                stop = min(stop, max(start + 1, self._data_episode.last + quiet - base + 1))
-            # after a detection, "refit" drops the reference (and its thresholds) at once
-            before = det.thresholds
-            for h in det.update_many(rows[start:stop]).tolist():
-                i = start + h
-                drifted = [names[int(j)] for j in det.drifted_features]
-                stats = det.statistics
-                ep = self._data_episode
-                if ep is not None:
-                    ep.last, ep.detections = base + i, ep.detections + 1
-                    ep.features += [f for f in drifted if f not in ep.features]
-                    continue
-                thresholds = before if before is not None else det.thresholds
-                by_name = _stats(names, stats, drifted)
-                alert = Alert.create(
-                    self.stream,
-                    "data_drift",
-                    self.data_drift_name,
-                    ",".join(drifted),
-                    max(by_name.values(), default=0.0),
-                    float(thresholds[0]) if thresholds is not None else 0.0,
-                    "warning",
-                    int(ts[i]),
-                    sources[i],
-                    view_version=self.view_version,
-                    details={
-                        "event_id": event_ids[i],
-                        "features": drifted,
-                        "statistics": by_name,
-                        "vectors_seen": base + i + 1,
-                        "window_size": det.window_size,
-                    },
-                )
-                out.append((i, alert))
-                self._data_episode = _Episode(alert, base + i, drifted)
-                self.n_data_drifts += 1
-            ep = self._data_episode
-            if ep is not None and ep.last + quiet <= base + stop - 1:
-                j = ep.last + quiet - base
-                by_name = _stats(names, det.statistics, ep.features)
-                details = {
-                    "event_id": event_ids[j],
-                    "features": ep.features,
-                    "statistics": by_name,
-                    "detections": ep.detections,
-                    "episode_vectors": base + j - ep.first,
-                }
-                score = max(by_name.values(), default=0.0)
-                out.append((j, ep.alert.resolve(int(ts[j]), sources[j], score, details)))
-                self._data_episode = None
-                self.n_resolved += 1
-            start = stop
-        return out
-
-    def _observe_anomalies(
-        self,
-        X: np.ndarray,
-        event_ids: Sequence[str],
-        entities: Sequence[str],
-        ts: Sequence[int],
-        sources: Sequence[Source],
-    ) -> list[tuple[int, Alert]]:
-        scores = self.anomaly.score_learn_many(X)
-        flags, thresholds = self._flag(scores)
-        flagged = np.flatnonzero(flags)
-        opened = self._open
-        out: list[tuple[int, Alert]] = []
-        if not opened and not flagged.size:
-            return out
-        for i in range(0 if opened else int(flagged[0]), len(X)):
-            subject = str(entities[i])
-            ep = opened.get(subject)
-            score = float(scores[i])
-            if flags[i]:
-                if ep is not None:
-                    ep[_NORMAL], ep[_FLAGGED], ep[_MAX] = 0, ep[_FLAGGED] + 1, max(ep[_MAX], score)
-                    continue
-                thr = float(thresholds[i])
-                alert = Alert.create(
-                    self.stream,
-                    "anomaly",
-                    self.anomaly_name,
-                    subject,
-                    score,
-                    thr,
-                    "critical" if score > 2 * thr else "warning",
-                    int(ts[i]),
-                    sources[i],
-                    view_version=self.view_version,
-                    details={"event_id": event_ids[i]},
-                )
-                out.append((i, alert))
-                self.n_anomalies += 1
-                if len(opened) >= MAX_OPEN_ANOMALIES:
-                    oldest, entry = opened.popitem(last=False)
-                    out.append(
-                        (
-                            i,
-                            self._end_anomaly(
-                                oldest, entry, i, score, "capacity", ts, sources, event_ids
-                            ),
-                        )
-                    )
-                opened[subject] = [
-                    alert.id,
-                    alert.ts,
-                    score,
-                    thr,
-                    alert.severity,
-                    event_ids[i],
-                    0,
-                    1,
-                    score,
-                ]
-            elif ep is not None:
-                ep[_NORMAL] += 1
-                if ep[_NORMAL] >= self.anomaly_resolve_after:
-                    del opened[subject]
-                    out.append(
-                        (
-                            i,
-                            self._end_anomaly(
-                                subject, ep, i, score, "normal", ts, sources, event_ids
-                            ),
-                        )
-                    )
-        return out
-
-    def _end_anomaly(
-        self,
-        subject: str,
-        ep: list[Any],
-        i: int,
-        score: float,
-        reason: str,
-        ts: Sequence[int],
-        sources: Sequence[Source],
-        event_ids: Sequence[str],
-    ) -> Alert:
-        firing = Alert(
-            ep[_ID],
-            ep[_TS],
-            self.stream,
-            "anomaly",
-            self.anomaly_name,
-            subject,
-            ep[_SCORE],
-            ep[_THR],
-            ep[_SEV],
-            view_version=self.view_version,
-        )
-        details = {
-            "event_id": event_ids[i],
-            "reason": reason,
-            "firing_event_id": ep[_EVENT],
-            "flagged_events": ep[_FLAGGED],
-            "max_score": ep[_MAX],
-        }
-        self.n_resolved += 1
-        return firing.resolve(int(ts[i]), sources[i], score, details)
-
-    def _flag(self, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Flags from the threshold policy, and the threshold each flagged score was above."""
-        policy = self.threshold_policy
-        if isinstance(policy, FixedThreshold):
-            return policy.update_many(scores), np.full(len(scores), policy.threshold)
-        snapshot = policy.state_dict()
-        flags = policy.update_many(scores)
-        thresholds = np.full(len(scores), math.nan)
-        hit = np.flatnonzero(flags).tolist()
-        if hit:  # replay the batch from the snapshot, reading the threshold before each flag
-            policy.load_state_dict(snapshot)
-            pos = 0
-            for i in hit:
-                policy.update_many(scores[pos:i])
-                thresholds[i] = policy.threshold
-                policy.update_many(scores[i : i + 1])
-                pos = i + 1
-            policy.update_many(scores[pos:])
-        return flags, thresholds
-
-    def _column_names(self, d: int) -> list[str]:
-        names = self.feature_names
-        cols = self.data_drift_columns
-        if names is None:
-            return [f"x{j}" for j in (cols if cols is not None else range(d))]
-        return [names[j] for j in cols] if cols is not None else names[:d]
+    def _count(self, alerts: Iterable[Alert]) -> int:
+        """Count the resolved records in ``n_resolved``; return the number of firing alerts."""
+        statuses = [a.status for a in alerts]
+        firing = statuses.count("firing")
+        self.n_resolved += len(statuses) - firing
+        return firing
 
     # -- state ----------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
+        drift_ep = self._drift_watch.episode
+        data_ep = None if self._data_watch is None else self._data_watch.episode
         return {
             "drift": self.drift.state_dict(),
             "anomaly": self.anomaly.state_dict(),
             "threshold": self.threshold_policy.state_dict(),
             "data_drift": None if self.data_drift is None else self.data_drift.state_dict(),
-            "recent": list(self._recent),
-            "drift_episode": None if self._drift_episode is None else self._drift_episode.state(),
-            "data_episode": None if self._data_episode is None else self._data_episode.state(),
-            "anomaly_episodes": [[s, *ep] for s, ep in self._open.items()],
+            "recent": list(self._drift_watch.recent),
+            "drift_episode": None if drift_ep is None else drift_ep.state(),
+            "data_episode": None if data_ep is None else data_ep.state(),
+            "anomaly_episodes": [[s, *ep] for s, ep in self._anomaly_watch.open.items()],
             "counters": [
                 self.n_outcomes,
                 self.n_vectors,
@@ -519,10 +235,14 @@ class StreamMonitor:
             raise ValueError("the state's data-drift detector does not match this monitor's")
         if self.data_drift is not None:
             self.data_drift.load_state_dict(state["data_drift"])
-        self._recent = deque((float(v) for v in state["recent"]), maxlen=_RECENT)
-        self._drift_episode = _Episode.load(state["drift_episode"])
-        self._data_episode = _Episode.load(state["data_episode"])
-        self._open = OrderedDict((str(e[0]), list(e[1:])) for e in state["anomaly_episodes"])
+        self._drift_watch.load_recent(state["recent"])
+        self._drift_watch.episode = Episode.load(state["drift_episode"])
+        data_ep = Episode.load(state["data_episode"])
+        if self._data_watch is not None:
+            self._data_watch.episode = data_ep
+        self._anomaly_watch.open = OrderedDict(
+            (str(e[0]), list(e[1:])) for e in state["anomaly_episodes"]
+        )
         (
             self.n_outcomes,
             self.n_vectors,
@@ -531,13 +251,3 @@ class StreamMonitor:
             self.n_anomalies,
             self.n_resolved,
         ) = (int(v) for v in state["counters"])
-
-
-def _stats(
-    names: Sequence[str], stats: np.ndarray | None, features: Sequence[str]
-) -> dict[str, float]:
-    """The statistic of each of `features` in the detector's last tested window."""
-    if stats is None:
-        return {}
-    index = {name: j for j, name in enumerate(names)}
-    return {f: round(float(stats[index[f]]), 6) for f in features if f in index}

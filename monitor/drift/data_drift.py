@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import abc
 import math
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
+from monitor.drift._calibration import MAX_CELLS, calibrated_threshold, simulate
+from monitor.drift._data_drift_checks import parse_batch, parse_event, read_state
 from monitor.drift.base import DriftDetector, _check_float, _check_int
-from monitor.exceptions import IncompatibleStateError, InvalidInputError
+from monitor.exceptions import InvalidInputError
 
 __all__ = ["DataDriftDetector"]
 
@@ -20,11 +21,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]  # codes: exact, since n_reference * window_size < 2**31
 
 _POLICIES = ("refit", "restart")
-_GROUP = 10  # simulated null streams sharing one simulated reference
-_MAX_CELLS = 1 << 20  # codes per vectorised block of windows (bounds temporary memory)
 _MAX_PRODUCT = 2_000_000_000  # largest n_reference * window_size
-_SIMULATIONS: OrderedDict[tuple[Any, ...], FloatArray] = OrderedDict()  # the 2 most recent
-_THRESHOLDS: dict[tuple[Any, ...], float] = {}
 
 
 class DataDriftDetector(DriftDetector):
@@ -217,7 +214,7 @@ class DataDriftDetector(DriftDetector):
     def _test(self, rows: FloatArray, i: int, block: int, hits: list[int]) -> int:
         """Test up to ``block`` rows from ``i``, stopping at a drift; return the next row."""
         w = self.window_size
-        m: int = min(rows.shape[0] - i, block, max(1, _MAX_CELLS // (w * self._n_features)))
+        m: int = min(rows.shape[0] - i, block, max(1, MAX_CELLS // (w * self._n_features)))
         have = self._window_count
         seq = np.concatenate([self._window[:have], self._codes(rows[i : i + m], self._t)])
         used = m
@@ -280,40 +277,13 @@ class DataDriftDetector(DriftDetector):
     def _calibrated_threshold(self, n_ref: int, d: int) -> float:
         params = {k: v for k, v in self._get_params().items() if k not in ("ert", "on_drift")}
         sim_key = (type(self).__qualname__, n_ref, *sorted(params.items()))
-        key = (*sim_key, self.ert, d)
-        if key not in _THRESHOLDS:
-            if sim_key not in _SIMULATIONS:
-                _SIMULATIONS[sim_key] = self._simulate(n_ref)
-                while len(_SIMULATIONS) > 2:  # (n_bootstraps, S) floats each
-                    _SIMULATIONS.popitem(last=False)
-            _SIMULATIONS.move_to_end(sim_key)
-            if len(_THRESHOLDS) >= 1024:
-                _THRESHOLDS.clear()
-            _THRESHOLDS[key] = _solve(_SIMULATIONS[sim_key], self.window_size, self.ert, d)
-        return _THRESHOLDS[key]
+        return calibrated_threshold(
+            sim_key, self.ert, d, self.window_size, lambda: self._simulate(n_ref)
+        )
 
     def _simulate(self, n_ref: int) -> FloatArray:
         """Running maxima (streams, S) of the statistic over simulated null streams."""
-        w = self.window_size
-        steps = max(2 * w, 200)
-        length = w - 1 + steps
-        rng = np.random.default_rng([self.seed, 0])
-        groups = self.n_bootstraps // _GROUP
-        codes = np.empty((groups, _GROUP * length), dtype=np.int32)
-        for g in range(groups):
-            # A group's n_ref reference uniforms fall into the gaps between its streams' values
-            # (a multinomial draw); a value's code counts those in the gaps below it.
-            v = rng.random(_GROUP * length)
-            order = np.argsort(v)
-            gaps = np.diff(v[order], prepend=0.0, append=1.0)
-            codes[g, order] = np.cumsum(rng.multinomial(n_ref, gaps)[:-1])
-        streams = codes.reshape(groups * _GROUP, length, 1)
-        out = np.empty((groups * _GROUP, steps))
-        chunk = max(1, _MAX_CELLS // (steps * w))
-        for lo in range(0, out.shape[0], chunk):
-            stats = self._sliding_stats(streams[lo : lo + chunk], n_ref)[..., 0]
-            out[lo : lo + chunk] = np.maximum.accumulate(stats, axis=1)
-        return out
+        return simulate(self._sliding_stats, n_ref, self.window_size, self.n_bootstraps, self.seed)
 
     def _adopt(self, form: str, d: int) -> None:
         if not self._form:
@@ -332,43 +302,12 @@ class DataDriftDetector(DriftDetector):
             raise InvalidInputError(f"expected {self._n_features} features, got {d}")
 
     def _check_event(self, value: Any) -> tuple[FloatArray, str, tuple[str, ...] | None]:
-        names = None
-        if isinstance(value, Mapping):
-            names = self._feature_names or tuple(value)
-            if not value or not all(isinstance(k, str) for k in value) or set(value) != set(names):
-                raise InvalidInputError(f"expected a dict of features {list(names)}, got {value!r}")
-            value = [value[k] for k in names]
-        elif isinstance(value, str | bytes):
-            raise InvalidInputError(f"expected numbers, got {value!r}")
-        elif _ndim(value) == 0:
-            x = self._check_value(value)
-            self._check_form("scalar", 1)
-            return np.array([[x]]), "scalar", None
-        try:
-            arr = np.asarray(value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"expected a sequence of numbers: {exc}") from exc
-        if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "biuf":
-            raise InvalidInputError(f"expected a non-empty 1-D sequence of numbers, got {value!r}")
-        row = arr.astype(np.float64)[None, :]
-        if not np.isfinite(row).all():
-            raise InvalidInputError("feature values contain NaN or infinity")
-        self._check_form("vector", row.shape[1])
-        return row, "vector", names
+        row, form, names = parse_event(value, self._feature_names, self._check_value)
+        self._check_form(form, row.shape[1])
+        return row, form, names
 
     def _check_batch(self, values: npt.ArrayLike) -> tuple[FloatArray, str]:
-        try:
-            arr = np.asarray(values)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"expected an (n, d) array of numbers: {exc}") from exc
-        if arr.ndim not in (1, 2) or (arr.shape[-1:] == (0,) and arr.ndim == 2):
-            raise InvalidInputError(f"expected an (n, d) array with d >= 1, got shape {arr.shape}")
-        if arr.dtype.kind not in "biuf" and arr.size:
-            raise InvalidInputError(f"expected numbers, got dtype {arr.dtype}")
-        rows = arr.astype(np.float64).reshape(arr.shape[0], arr.shape[1] if arr.ndim == 2 else 1)
-        if not np.isfinite(rows).all():
-            raise InvalidInputError("values contain NaN or infinity")
-        form = "scalar" if arr.ndim == 1 else "vector"
+        rows, form = parse_batch(values)
         if rows.shape[0]:
             self._check_form(form, rows.shape[1])
         return rows, form
@@ -393,127 +332,22 @@ class DataDriftDetector(DriftDetector):
         }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        form, names = state.get("form"), state.get("feature_names")
-        ref = _rows(state, "reference", None)
-        n_ref, d = ref.shape
-        sizes = range(self.window_size, _MAX_PRODUCT // self.window_size + 1) if form else [0]
-        if form not in ("", "scalar", "vector") or n_ref not in sizes or bool(d) != bool(form):
-            raise IncompatibleStateError("malformed state: form or reference")
-        if (form == "scalar" and d != 1) or not (
-            names is None
-            or (
-                form == "vector"
-                and isinstance(names, list)
-                and len(set(names)) == len(names) == d
-                and all(isinstance(k, str) for k in names)
-            )
-        ):
-            raise IncompatibleStateError("malformed state: feature_names")
-        collected = _int(state, "n_collected", 0, n_ref)
-        complete = bool(form) and collected == n_ref
-        if complete and (np.diff(ref, axis=0) < 0).any():
-            raise IncompatibleStateError("malformed state: unsorted reference")
-        epoch = _int(state, "epoch", int(complete), 1 << 62)
-        window = _rows(state, "window", d, integers=True)
-        if (
-            window.shape[0] != self.window_size
-            or not 0 <= window.min(initial=0) <= window.max(initial=0) <= n_ref
-        ):
-            raise IncompatibleStateError("malformed state: window")
-        count = _int(state, "window_count", 0, self.window_size if complete else 0)
-        t = _int(state, "t", 0, 1 << 62)
-        drift, drifted, stats = (state.get(k) for k in ("drift_detected", "drifted", "statistics"))
-        if not (
-            isinstance(drift, bool)
-            and isinstance(drifted, list)
-            and isinstance(stats, list)
-            and len(drifted) == len(stats) == d
-            and all(isinstance(b, bool) for b in drifted)
-            and all(s is None or _number(s) for s in stats)
-        ):
-            raise IncompatibleStateError("malformed state: drift_detected, drifted or statistics")
-        self._form, self._n_features = str(form), d
-        self._feature_names = None if names is None else tuple(names)
-        self._reference, self._n_collected, self._epoch = ref, collected, epoch
-        self._window, self._window_count, self._t = window.astype(np.int32), count, t
-        self._drift_detected = drift
-        self._drifted = np.array(drifted, dtype=bool).reshape(d)
-        self._statistics = np.array([math.nan if s is None else s for s in stats], dtype=np.float64)
+        st = read_state(state, self.window_size, _MAX_PRODUCT // self.window_size)
+        self._form, self._n_features = st.form, st.reference.shape[1]
+        self._feature_names = st.feature_names
+        self._reference, self._n_collected, self._epoch = st.reference, st.n_collected, st.epoch
+        self._window, self._window_count, self._t = st.window, st.window_count, st.t
+        self._drift_detected = st.drift_detected
+        self._drifted = st.drifted
+        self._statistics = st.statistics
         self._keys, self._threshold = None, math.nan
-        if complete:
+        if st.complete:
             self._derive()
 
     @classmethod
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
         yield {"window_size": 20, "n_reference": 200, "n_bootstraps": 500, "on_drift": "restart"}
-
-
-def _solve(maxima: FloatArray, start: int, ert: float, d: int) -> float:
-    """The threshold at which the estimated mean run length of ``d`` features is ``ert``.
-
-    ``maxima[b, s]`` is the running maximum of stream ``b``'s statistic at tested step ``s``;
-    the steps from ``start`` on, past the start-up transient, give the tail hazard.
-    """
-    steps = maxima.shape[1]
-    late = steps - start
-    cands = np.unique(maxima[:, -1])
-    # Per candidate threshold: alarms in the late steps over the stream-steps at risk there.
-    crossed = _count_le(maxima[:, start - 1], cands) - _count_le(maxima[:, -1], cands)
-    raw = crossed / np.maximum(_count_le(maxima[:, start - 1 : -1], cands), 1)
-    hazard = raw.copy()
-    # The log hazard is smooth in the threshold: a weighted quadratic through the thresholds
-    # near the target pools their alarms (the raw estimate at the target rests on few).
-    near = (crossed >= 20) & (raw * late <= 0.5) & (raw <= 30.0 / (d * ert))
-    if np.count_nonzero(near) >= 4:
-        fit = np.polyfit(cands[near], np.log(raw[near]), 2, w=np.sqrt(crossed[near]))
-        beyond = cands >= cands[near][0]
-        hazard[beyond] = np.minimum.accumulate(np.exp(np.polyval(fit, cands[beyond])))
-    # Hazards differ between references, which lengthens the tail: E[1/h] > 1/E[h]. Their
-    # squared coefficient of variation comes from the Poisson overdispersion of the groups'
-    # alarms where alarms are rare, smoothed by a weighted line in the threshold; the tail
-    # is lengthened by 1 + cv2 / d (exact for one feature with lognormal hazards).
-    cv2 = np.zeros(cands.size)
-    rare = np.flatnonzero(near & (raw * late <= 0.1))
-    if rare.size >= 4:
-        picks = rare[:: max(1, rare.size // 24)]
-        spread = [_overdispersion(maxima, start, float(c)) for c in cands[picks]]
-        line = np.polyfit(cands[picks], spread, 1, w=np.sqrt(crossed[picks]))
-        cv2 = np.clip(np.polyval(line, np.clip(cands, cands[picks[0]], cands[picks[-1]])), 0, 1)
-
-    def log_ratio(i: int) -> float:  # log(mean run length / ert) at threshold cands[i]
-        survival = np.concatenate([[1.0], (maxima <= cands[i]).mean(axis=0)])
-        mean = float(np.sum(survival[:steps] ** d))
-        if survival[-1] > 0.0:
-            tail = survival[-1] ** d / (1.0 - (1.0 - hazard[i]) ** d) if hazard[i] > 0 else math.inf
-            mean += tail * (1.0 + cv2[i] / d)
-        return math.log(mean / ert)
-
-    lo, hi = 0, cands.size - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if log_ratio(mid) >= 0.0 else (mid + 1, hi)
-    if lo and abs(log_ratio(lo - 1)) < abs(log_ratio(lo)):  # discrete statistics: the closer
-        lo -= 1
-    return float(cands[lo])
-
-
-def _count_le(values: FloatArray, thresholds: FloatArray) -> npt.NDArray[np.intp]:
-    """How many of ``values`` are <= each threshold."""
-    return np.searchsorted(np.sort(values, axis=None), thresholds, side="right")
-
-
-def _overdispersion(maxima: FloatArray, start: int, c: float) -> float:
-    """Squared coefficient of variation of the late hazard between simulated references."""
-    alive = maxima[:, start - 1 :] <= c
-    groups = maxima.shape[0] // _GROUP
-    exposure = alive[:, :-1].sum(axis=1).reshape(groups, _GROUP).sum(axis=1).astype(float)
-    crossed = (alive[:, 0] & ~alive[:, -1]).reshape(groups, _GROUP).sum(axis=1)
-    hazard = crossed.sum() / exposure.sum()
-    if hazard == 0.0:
-        return 0.0
-    excess = np.sum((crossed - hazard * exposure) ** 2) - hazard * exposure.sum()
-    return float(excess / np.sum(exposure**2) / hazard**2)
 
 
 def _hash01(seed: int, index: npt.NDArray[np.uint64]) -> FloatArray:
@@ -524,39 +358,3 @@ def _hash01(seed: int, index: npt.NDArray[np.uint64]) -> FloatArray:
     out = ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(np.float64)
     out *= 2.0**-53
     return out
-
-
-def _ndim(value: Any) -> int:
-    try:
-        return int(np.ndim(value))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"expected numbers: {exc}") from exc
-
-
-def _int(state: Mapping[str, Any], key: str, low: int, high: int) -> int:
-    value = state.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise IncompatibleStateError(f"state[{key!r}] must be an int in [{low}, {high}]")
-    return value
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _rows(
-    state: Mapping[str, Any], key: str, width: int | None, *, integers: bool = False
-) -> FloatArray:
-    """``state[key]``: a list of rows of ``width`` finite numbers (None: any common width)."""
-    rows = state.get(key)
-    kinds = int if integers else (int, float)
-    if isinstance(rows, list) and width is None:
-        width = len(rows[0]) if rows and isinstance(rows[0], list) else 0
-    if not isinstance(rows, list) or not all(
-        isinstance(r, list)
-        and len(r) == width
-        and all(isinstance(v, kinds) and _number(v) for v in r)
-        for r in rows
-    ):
-        raise IncompatibleStateError(f"malformed state: {key}")
-    return np.array(rows, dtype=np.float64).reshape(len(rows), width or 0)
