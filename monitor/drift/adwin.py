@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.drift._adwin_batch import _TWO_THIRDS, _any_cut, _Floats, _formed, _insert
+from monitor.drift._adwin_native import NativeBuckets, native_buckets
 from monitor.drift.base import (
     DriftDetector,
     _bool_field,
@@ -114,6 +115,14 @@ class ADWIN(DriftDetector):
         # Row i: bucket sums and bucket variances, oldest first; row 0 always exists.
         self._totals: list[list[float]] = [[]]
         self._variances: list[list[float]] = [[]]
+        # while set, the C loop's arrays hold the buckets and the lists above are stale
+        self._native: NativeBuckets | None = None
+
+    def _lists(self) -> None:
+        """Bring the buckets back from the C loop's arrays into the lists."""
+        if self._native is not None:
+            self._totals, self._variances = self._native.lists()
+            self._native = None
 
     @property
     def width(self) -> float:
@@ -140,6 +149,7 @@ class ADWIN(DriftDetector):
     def update(self, value: float) -> None:
         """Update with one value."""
         x = self._check_value(value)
+        self._lists()
         if self._drift_detected:
             self._reset()
         totals = self._totals
@@ -265,6 +275,27 @@ class ADWIN(DriftDetector):
     def update_many(self, values: npt.ArrayLike) -> npt.NDArray[np.intp]:
         """Update with each value in order; return the positions where a drift was signalled."""
         xs = self._check_values(values)
+        if self._native is None:
+            self._native = native_buckets(
+                self._totals,
+                self._variances,
+                (self._width, self._total, self._variance),
+                (self._n, self._drift_detected),
+                (
+                    self.delta,
+                    self.grace_period,
+                    self.min_window_length,
+                    self.clock,
+                    self.max_buckets,
+                    _MAX_ROWS,
+                ),
+            )
+        native = self._native
+        if native is not None:
+            positions = native.run(xs)
+            self._width, self._total, self._variance = (float(v) for v in native.s)
+            self._n, self._drift_detected = int(native.k[0]), bool(native.k[2])
+            return positions.astype(np.intp)
         hits: list[int] = []
         start = 4096
         block, pos = start, 0
@@ -307,6 +338,7 @@ class ADWIN(DriftDetector):
     # ------------------------------------------------------------------ state
 
     def _get_state(self) -> dict[str, Any]:
+        self._lists()
         # Fixed-size lists (rows padded with zeros to _MAX_ROWS): the state never grows.
         cap = self.max_buckets
         lengths = [len(row) for row in self._totals] + [0] * (_MAX_ROWS - len(self._totals))
@@ -374,6 +406,7 @@ class ADWIN(DriftDetector):
         spans = [(i * cap, i * cap + int(lengths[i])) for i in range(n_rows)]
         self._totals = [totals[lo:hi].tolist() for lo, hi in spans]
         self._variances = [variances[lo:hi].tolist() for lo, hi in spans]
+        self._native = None
         self._drift_detected = drift
 
     @classmethod

@@ -291,3 +291,65 @@ def test_adwin_rejects_buckets_that_do_not_match_the_count() -> None:
         with pytest.raises(IncompatibleStateError):
             det.load_state_dict({**state, "state": bad})
     assert det.state_dict() == state
+
+
+# ------------------------------------------------------------------ ADWIN's C loop
+
+
+def _adwin_stream(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(0.0, 1.0, 6000), rng.normal(0.7, 1.0, 6000)])
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"delta": 0.01, "clock": 1, "max_buckets": 2, "min_window_length": 1}]
+)
+def test_adwin_c_loop_numpy_path_and_update_agree_exactly(
+    params: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.drift import _adwin_native
+
+    assert _adwin_native._library() is not None  # CI machines have a C compiler
+    xs = _adwin_stream(5)
+    loop = ADWIN(**params)
+    expected = []
+    for i, x in enumerate(xs.tolist()):
+        loop.update(x)
+        if loop.drift_detected:
+            expected.append(i)
+    assert expected
+    native = ADWIN(**params)
+    got = np.concatenate([native.update_many(xs[i : i + 500]) + i for i in range(0, len(xs), 500)])
+    monkeypatch.setattr("monitor.drift.adwin.native_buckets", lambda *a, **k: None)
+    numpy_path = ADWIN(**params)
+    got_np = np.concatenate(
+        [numpy_path.update_many(xs[i : i + 500]) + i for i in range(0, len(xs), 500)]
+    )
+    assert got.tolist() == got_np.tolist() == expected
+    assert native.state_dict() == numpy_path.state_dict() == loop.state_dict()
+
+
+def test_adwin_switches_between_the_c_loop_and_update_without_a_seam() -> None:
+    xs = _adwin_stream(9)
+    mixed, loop = ADWIN(clock=4), ADWIN(clock=4)
+    got, want = [], []
+    pos = 0
+    for step, n in enumerate([700, 1, 1, 2500, 3, 1800, 1, 4000, 2994]):
+        chunk = xs[pos : pos + n]
+        if step % 2:
+            for j, x in enumerate(chunk.tolist()):
+                mixed.update(x)
+                if mixed.drift_detected:
+                    got.append(pos + j)
+        else:
+            got += (mixed.update_many(chunk) + pos).tolist()
+            snapshot = ADWIN(clock=4)
+            snapshot.load_state_dict(mixed.state_dict())  # a checkpoint between batches
+            mixed = snapshot
+        pos += n
+    for i, x in enumerate(xs.tolist()):
+        loop.update(x)
+        if loop.drift_detected:
+            want.append(i)
+    assert got == want and want
+    assert mixed.state_dict() == loop.state_dict()
