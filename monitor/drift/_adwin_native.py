@@ -42,7 +42,10 @@ def _library() -> ctypes.CDLL | None:
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
-    source = _SOURCE.read_bytes()
+    try:
+        source = _SOURCE.read_bytes()
+    except OSError:  # an install without the C source
+        return None
     digest = hashlib.sha256(source + " ".join(_FLAGS).encode()).hexdigest()[:16]
     for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"riffle-{os.getuid()}"):
         path = directory / f"adwin-{digest}.so"
