@@ -75,7 +75,7 @@ class HalfSpaceTrees(AnomalyDetector):
     (0.0, 900, True)
     >>> normal, odd = {"a": 0.5, "b": 0.5, "c": 0.5}, {"a": 0.1, "b": 0.9, "c": 0.5}
     >>> round(hst.score_one(normal), 2), round(hst.score_one(odd), 2)
-    (0.47, 0.92)
+    (0.38, 0.92)
 
     """
 
