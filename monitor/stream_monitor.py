@@ -71,6 +71,7 @@ class StreamMonitor:
         data_drift: DataDriftDetector | None = None,
         data_drift_name: str = "ks",
         data_drift_columns: Sequence[int] | None = None,
+        anomaly_columns: Sequence[int] | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> None:
         if isinstance(anomaly_threshold, ThresholdPolicy):
@@ -95,6 +96,8 @@ class StreamMonitor:
         self.data_drift = data_drift
         self.data_drift_name = data_drift_name
         self.data_drift_columns = None if data_drift_columns is None else list(data_drift_columns)
+        # the columns the anomaly detector scores (None: every feature)
+        self.anomaly_columns = None if anomaly_columns is None else list(anomaly_columns)
         self.feature_names = None if feature_names is None else list(feature_names)
         self._drift_watch = DriftWatch(stream, drift, drift_cooldown, drift_name, view_version)
         self._data_watch = (
@@ -189,7 +192,8 @@ class StreamMonitor:
         if self._data_watch is not None:
             found += self._data_watch.observe(X, event_ids, ts, sources, self.n_vectors)
             self.n_data_drifts += self._count(a for _, a in found)
-        anomalies = self._anomaly_watch.observe(X, event_ids, entities, ts, sources)
+        scored = X if self.anomaly_columns is None else X[:, self.anomaly_columns]
+        anomalies = self._anomaly_watch.observe(scored, event_ids, entities, ts, sources)
         self.n_anomalies += self._count(a for _, a in anomalies)
         found += anomalies
         self.n_vectors += len(X)

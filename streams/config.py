@@ -134,6 +134,7 @@ class MonitorConfig:
     data_drift_detector: str = "none"
     data_drift_params: Mapping[str, Any] = field(default_factory=dict)
     data_drift_features: tuple[str, ...] | None = None
+    anomaly_features: tuple[str, ...] | None = None
     # anomaly scores on feature vectors, flagged by a fixed threshold or a running quantile;
     # a subject's episode ends at its `anomaly_resolve_after`-th consecutive normal event
     anomaly_detector: str = "robust_zscore"
@@ -365,11 +366,16 @@ def _monitor(mkey: str, raw: Mapping[str, Any], view: FeatureView) -> MonitorCon
     for table in ("drift_params", "data_drift_params", "anomaly_params"):
         if not isinstance(m_raw.get(table, {}), Mapping):
             raise ConfigError(f"{mkey}.{table}", "must be a table, e.g. { name = value }")
-    if "data_drift_features" in m_raw:
-        feats = m_raw["data_drift_features"]
-        if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats) or not feats:
-            raise ConfigError(f"{mkey}.data_drift_features", "must be a non-empty list of names")
-        m_raw["data_drift_features"] = tuple(feats)
+    for key in ("data_drift_features", "anomaly_features"):
+        if key in m_raw:
+            feats = m_raw[key]
+            if (
+                not isinstance(feats, list)
+                or not feats
+                or not all(isinstance(f, str) for f in feats)
+            ):
+                raise ConfigError(f"{mkey}.{key}", "must be a non-empty list of names")
+            m_raw[key] = tuple(feats)
     monitor = MonitorConfig(**m_raw)
 
     def count(name: str, low: int = 1) -> None:
@@ -402,13 +408,16 @@ def _monitor(mkey: str, raw: Mapping[str, Any], view: FeatureView) -> MonitorCon
                     if str(exc).startswith(param) and param not in monitor.anomaly_params:
                         name = f"anomaly_{param}"
             raise ConfigError(f"{mkey}.{name}", str(exc)) from None
+    try:
+        n_features = len(ms.anomaly_columns(monitor, view))
+    except ValueError as exc:
+        raise ConfigError(f"{mkey}.anomaly_features", str(exc)) from None
     limits = monitor.anomaly_params.get("limits") or []
-    n_features = len(view.feature_names)
     per_column = isinstance(limits, list) and limits and isinstance(limits[0], list | tuple)
     if per_column and len(limits) != n_features:
         raise ConfigError(
             f"{mkey}.anomaly_params",
-            f"limits has {len(limits)} pairs; the view has {n_features} features",
+            f"limits has {len(limits)} pairs; the anomaly detector scores {n_features} features",
         )
     try:
         ms.data_drift_columns(monitor, view)

@@ -42,6 +42,7 @@ __all__ = [
     "DATA_DRIFT_DETECTORS",
     "DRIFT_DETECTORS",
     "MonitorStage",
+    "anomaly_columns",
     "build_anomaly",
     "build_data_drift",
     "build_drift",
@@ -121,10 +122,17 @@ def build_threshold(mon: MonitorConfig) -> ThresholdPolicy:
 def data_drift_columns(mon: MonitorConfig, view: FeatureView) -> list[int]:
     """Columns of the view's vectors tested for data drift: `data_drift_features`, else the
     view's aggregate features (else every feature, for a view without aggregates)."""
+    default = tuple(s.name for s in view.specs) or view.feature_names
+    return _columns(mon.data_drift_features or default, view)
+
+
+def anomaly_columns(mon: MonitorConfig, view: FeatureView) -> list[int]:
+    """Columns the anomaly detector scores: `anomaly_features`, else every feature."""
+    return _columns(mon.anomaly_features or view.feature_names, view)
+
+
+def _columns(wanted: Sequence[str], view: FeatureView) -> list[int]:
     names = view.feature_names
-    wanted = mon.data_drift_features
-    if wanted is None:
-        wanted = tuple(s.name for s in view.specs) or names
     missing = [f for f in wanted if f not in names]
     if missing:
         raise ValueError(f"{missing} are not features of view {view.name!r}")
@@ -199,6 +207,7 @@ class MonitorStage:
             data_drift=build_data_drift(mon),
             data_drift_name=mon.data_drift_detector,
             data_drift_columns=data_drift_columns(mon, cfg.view),
+            anomaly_columns=anomaly_columns(mon, cfg.view),
             feature_names=cfg.view.feature_names,
         )
         self._pending: PendingBuffer[list[Any]] = PendingBuffer(

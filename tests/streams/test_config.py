@@ -222,9 +222,23 @@ def test_invalid_monitor_settings_name_their_key(path: str, value: Any) -> None:
 def test_the_shipped_monitor_tests_the_raw_fields_for_data_drift() -> None:
     mon = load_config(ROOT / "riffle.toml", env={}).stream().monitor
     assert (mon.drift_detector, mon.data_drift_detector, mon.anomaly_detector) == (
-        "ddm",
+        "hddm_a",
         "ks",
         "robust_zscore",
     )
-    assert mon.data_drift_features == ("amount", "duration", "items", "risk")
+    raw = ("amount", "duration", "items", "risk")
+    assert mon.data_drift_features == raw and mon.anomaly_features == raw
     assert mon.anomaly_threshold == 10.0 and mon.anomaly_quantile is None
+
+
+def test_anomaly_features_must_be_features_of_the_view() -> None:
+    raw = _with("streams.payments.monitor.anomaly_features", ["amount", "nope"])
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, {})
+    assert info.value.key == "streams.payments.monitor.anomaly_features" and "nope" in str(
+        info.value
+    )
+    raw = _with("streams.payments.monitor.anomaly_features", [])
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, {})
+    assert info.value.key == "streams.payments.monitor.anomaly_features"

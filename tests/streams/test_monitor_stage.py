@@ -99,7 +99,7 @@ def _index(alert: Alert) -> int:
 
 
 def test_a_drift_episode_is_one_alert_then_one_resolved_record() -> None:
-    stream = _stream(drift_cooldown=300)
+    stream = _stream(drift_cooldown=300, drift_detector="ddm", drift_params={"warm_start": 1000})
     stage = MonitorStage(stream)
     errors = _outcomes()
     preds, srcs = _predictions(errors)
@@ -218,6 +218,7 @@ def test_half_space_trees_take_their_limits_from_the_warm_up_window() -> None:
         anomaly_params={"n_trees": 3, "height": 4, "window_size": 50},
         anomaly_threshold=0.9,
         anomaly_warm_up=100,
+        anomaly_features=None,  # every feature of the view
     )
     stage = MonitorStage(stream)
     recs = _vectors(stream, 300)
