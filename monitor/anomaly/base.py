@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import abc
-import inspect
 from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
+from monitor._state import hyperparameters, unwrap_state
 from monitor.exceptions import IncompatibleStateError, InvalidInputError
 
 __all__ = ["AnomalyDetector"]
@@ -121,19 +121,7 @@ class AnomalyDetector(abc.ABC):
         Arrays may come back as nested lists (e.g. after JSON). Raises
         ``IncompatibleStateError`` (and changes nothing) if the state does not fit.
         """
-        if not isinstance(state, Mapping):
-            raise IncompatibleStateError("state must be a mapping")
-        if state.get("type") != type(self).__name__:
-            raise IncompatibleStateError(
-                f"state is for {state.get('type')!r}, not {type(self).__name__!r}"
-            )
-        if state.get("params") != self._get_params():
-            raise IncompatibleStateError(
-                f"state hyperparameters {state.get('params')!r} differ from {self._get_params()!r}"
-            )
-        inner = state.get("state")
-        if not isinstance(inner, Mapping):
-            raise IncompatibleStateError("state['state'] must be a mapping")
+        inner = unwrap_state(self, state, self._get_params())
         n_features = inner.get("n_features")
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 0:
             raise IncompatibleStateError(f"bad n_features {n_features!r}")
@@ -157,8 +145,7 @@ class AnomalyDetector(abc.ABC):
         """Validate the subclass's part of ``state`` completely, then install it."""
 
     def _get_params(self) -> dict[str, Any]:
-        signature = inspect.signature(type(self).__init__)
-        return {name: getattr(self, name) for name in list(signature.parameters)[1:]}
+        return hyperparameters(self)
 
     @classmethod
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:

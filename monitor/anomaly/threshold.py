@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import abc
-import inspect
 from collections.abc import Mapping
 from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 
-from monitor.exceptions import IncompatibleStateError, InvalidInputError
+from monitor._state import hyperparameters, unwrap_state
+from monitor.exceptions import InvalidInputError
 
 __all__ = ["ThresholdPolicy"]
 
@@ -82,19 +82,7 @@ class ThresholdPolicy(abc.ABC):
         Arrays may come back as nested lists (e.g. after JSON). Raises
         ``IncompatibleStateError`` (and changes nothing) if the state does not fit.
         """
-        if not isinstance(state, Mapping):
-            raise IncompatibleStateError("state must be a mapping")
-        if state.get("type") != type(self).__name__:
-            raise IncompatibleStateError(
-                f"state is for {state.get('type')!r}, not {type(self).__name__!r}"
-            )
-        if state.get("params") != self._get_params():
-            raise IncompatibleStateError(
-                f"state hyperparameters {state.get('params')!r} differ from {self._get_params()!r}"
-            )
-        inner = state.get("state")
-        if not isinstance(inner, Mapping):
-            raise IncompatibleStateError("state['state'] must be a mapping")
+        inner = unwrap_state(self, state, self._get_params())
         self._set_state(inner)
 
     @abc.abstractmethod
@@ -106,8 +94,7 @@ class ThresholdPolicy(abc.ABC):
         """Validate ``state`` completely, then install it."""
 
     def _get_params(self) -> dict[str, Any]:
-        signature = inspect.signature(type(self).__init__)
-        return {name: getattr(self, name) for name in list(signature.parameters)[1:]}
+        return hyperparameters(self)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self._get_params().items())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import inspect
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Self
@@ -11,6 +10,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 
+from monitor._state import hyperparameters, unwrap_state
 from monitor.exceptions import IncompatibleStateError, InvalidInputError
 
 __all__ = ["DriftDetector"]
@@ -92,19 +92,7 @@ class DriftDetector(abc.ABC):
         Raises ``IncompatibleStateError`` (and changes nothing) if the state is malformed or
         was produced by another detector type or other hyperparameters.
         """
-        if not isinstance(state, Mapping):
-            raise IncompatibleStateError("state must be a mapping")
-        if state.get("type") != type(self).__name__:
-            raise IncompatibleStateError(
-                f"state is for {state.get('type')!r}, not {type(self).__name__!r}"
-            )
-        if state.get("params") != self._get_params():
-            raise IncompatibleStateError(
-                f"state hyperparameters {state.get('params')!r} differ from {self._get_params()!r}"
-            )
-        inner = state.get("state")
-        if not isinstance(inner, Mapping):
-            raise IncompatibleStateError("state['state'] must be a mapping")
+        inner = unwrap_state(self, state, self._get_params())
         self._set_state(inner)
 
     @abc.abstractmethod
@@ -116,8 +104,7 @@ class DriftDetector(abc.ABC):
         """Validate ``state`` completely, then install it."""
 
     def _get_params(self) -> dict[str, Any]:
-        signature = inspect.signature(type(self).__init__)
-        return {name: getattr(self, name) for name in list(signature.parameters)[1:]}
+        return hyperparameters(self)
 
     @classmethod
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
