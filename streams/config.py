@@ -21,6 +21,7 @@ from featurestore import (
     FieldSpec,
     Transform,
 )
+from streams.deployment_config import DeploymentConfig, parse_deployment
 from streams.exceptions import ConfigError
 
 __all__ = [
@@ -97,6 +98,8 @@ class Topics:
     labels: str
     dlq: str
     alerts: str = ALERTS_TOPIC
+    # deployment commands for the learner (promote, rollback), from `riffle models`
+    control: str = ""
 
     @classmethod
     def for_stream(cls, name: str) -> Topics:
@@ -106,6 +109,7 @@ class Topics:
             f"{name}.predictions",
             f"{name}.labels",
             f"{name}.dlq",
+            control=f"{name}.control",
         )
 
 
@@ -160,6 +164,7 @@ class StreamConfig:
     max_pending_labels: int = 100_000
     # serving-only views computed from the same events (the model reads `view`)
     extra_views: tuple[FeatureView, ...] = ()
+    deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
 
     @property
     def views(self) -> tuple[FeatureView, ...]:
@@ -262,6 +267,7 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
             "monitor",
             "max_pending_labels",
             "views",
+            "deployment",
         },
     )
     topics = Topics.for_stream(name)
@@ -323,28 +329,10 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
             FeatureProcessor(schema, views[0], views[1:])
         except ValueError as exc:
             raise ConfigError(where, str(exc)) from None
-    m_raw = _table(raw, "model", f"{key}.model")
-    _only(m_raw, f"{key}.model", set(ModelConfig.__dataclass_fields__))
-    model = ModelConfig(**m_raw)
-    from streams.model_factory import MODEL_TYPES, OPTIMIZERS
-
-    if model.type not in MODEL_TYPES:
-        raise ConfigError(
-            f"{key}.model.type", f"unknown model {model.type!r}; known: {sorted(MODEL_TYPES)}"
-        )
-    if model.optimizer not in OPTIMIZERS:
-        raise ConfigError(
-            f"{key}.model.optimizer",
-            f"unknown optimizer {model.optimizer!r}; known: {sorted(OPTIMIZERS)}",
-        )
-    _positive(f"{key}.model.lr", model.lr)
-    for penalty in ("l1", "l2"):
-        if getattr(model, penalty) < 0:
-            raise ConfigError(f"{key}.model.{penalty}", "must be >= 0")
-    try:
-        model_from_config(model)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{key}.model.params", str(exc)) from None
+    model = _model(f"{key}.model", _table(raw, "model", f"{key}.model"))
+    deployment = parse_deployment(
+        f"{key}.deployment", _table(raw, "deployment", f"{key}.deployment"), model, _model
+    )
     monitor = _monitor(f"{key}.monitor", _table(raw, "monitor", f"{key}.monitor"), view)
     partitions = raw.get("partitions", 1)
     if not isinstance(partitions, int) or partitions < 1:
@@ -352,8 +340,43 @@ def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:
     max_pending = raw.get("max_pending_labels", 100_000)
     _positive(f"{key}.max_pending_labels", max_pending)
     return StreamConfig(
-        name, topics, partitions, schema, view, model, monitor, max_pending, tuple(extra_views)
+        name,
+        topics,
+        partitions,
+        schema,
+        view,
+        model,
+        monitor,
+        max_pending,
+        tuple(extra_views),
+        deployment,
     )
+
+
+def _model(mkey: str, m_raw: Mapping[str, Any]) -> ModelConfig:
+    """A model table (`[streams.<s>.model]` or a challenger)."""
+    _only(m_raw, mkey, set(ModelConfig.__dataclass_fields__))
+    model: ModelConfig = _build(mkey, ModelConfig, m_raw)
+    from streams.model_factory import MODEL_TYPES, OPTIMIZERS
+
+    if model.type not in MODEL_TYPES:
+        raise ConfigError(
+            f"{mkey}.type", f"unknown model {model.type!r}; known: {sorted(MODEL_TYPES)}"
+        )
+    if model.optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"{mkey}.optimizer",
+            f"unknown optimizer {model.optimizer!r}; known: {sorted(OPTIMIZERS)}",
+        )
+    _positive(f"{mkey}.lr", model.lr)
+    for penalty in ("l1", "l2"):
+        if getattr(model, penalty) < 0:
+            raise ConfigError(f"{mkey}.{penalty}", "must be >= 0")
+    try:
+        model_from_config(model)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{mkey}.params", str(exc)) from None
+    return model
 
 
 def _monitor(mkey: str, raw: Mapping[str, Any], view: FeatureView) -> MonitorConfig:

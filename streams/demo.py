@@ -94,7 +94,7 @@ async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
     """Delete a stream's topics and checkpoints, for a demo from scratch. (Kafka drops the
     committed offsets of deleted topics; without a checkpoint the stages read from the start.)"""
     t = stream.topics
-    names = [t.events, t.features, t.predictions, t.labels, t.dlq]
+    names = [t.events, t.features, t.predictions, t.labels, t.dlq, t.control]
     admin = AIOKafkaAdminClient(**cfg.kafka.client_options())
     await admin.start()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -11,8 +12,9 @@ import numpy as np
 from featurestore import FeatureRecord
 from models.metrics import Accuracy, RollingAccuracy
 from models.pending import PendingBuffer
-from streams.config import ModelConfig, model_from_config
-from streams.model_factory import positive_proba
+from streams.config import ModelConfig
+from streams.deployment import Control, Deployment
+from streams.deployment_config import DeploymentConfig
 from streams.records import Prediction
 
 __all__ = ["Label", "Learner"]
@@ -43,13 +45,12 @@ class Learner:
         version: int = 1,
         max_pending: int = 100_000,
         label_ttl_ms: int = 3_600_000,
+        deployment: DeploymentConfig | None = None,
     ) -> None:
         self.stream = stream
         self.names = names
         self.model_config = model
-        self.version = version
-        self.model = model_from_config(model)
-        self.model_id = f"{model.name}@{version}"
+        self.deployment = Deployment(model, deployment or DeploymentConfig(), version)
         self._pending: PendingBuffer[list[Any]] = PendingBuffer(max_pending, label_ttl_ms)
         self._early: PendingBuffer[int] = PendingBuffer(max_pending, label_ttl_ms)
         self._accuracy = Accuracy()
@@ -61,6 +62,16 @@ class Learner:
         # highest source-event offset seen per "topic:partition": a feature stage that restarts
         # from its checkpoint re-emits records; they must not be predicted or learned twice
         self._seen: dict[str, int] = {}
+
+    @property
+    def model(self) -> Any:
+        """The champion's model."""
+        return self.deployment.champion.model
+
+    @property
+    def model_id(self) -> str:
+        """The champion, as ``name@version``."""
+        return self.deployment.champion_id
 
     @property
     def accuracy(self) -> float:
@@ -88,12 +99,27 @@ class Learner:
         self.process_mixed(labels)
         return self.n_learned - before
 
-    def process_mixed(self, items: Sequence[FeatureRecord | Label]) -> list[Prediction]:
-        """Feature records and delayed labels (``(event_id, label)``) in arrival order.
+    def process_mixed(self, items: Sequence[FeatureRecord | Label | Control]) -> list[Prediction]:
+        """Feature records, delayed labels (``(event_id, label)``) and deployment commands in
+        arrival order.
 
-        The whole batch goes through one `predict_learn_many` call: a label becomes a learn-only
-        row at its place in the sequence, so the result is exactly that of a one-by-one run.
+        Rows between two commands go through one `predict_learn_many` call per deployed
+        model: a label becomes a learn-only row at its place in the sequence, so the result
+        is exactly that of a one-by-one run; a command applies between the rows around it.
         """
+        out: list[Prediction] = []
+        segment: list[FeatureRecord | Label] = []
+        for it in items:
+            if isinstance(it, Control):
+                out.extend(self._segment(segment))
+                segment = []
+                self.deployment.apply(it if it.ts else dataclasses.replace(it, ts=self.watermark))
+            else:
+                segment.append(it)
+        out.extend(self._segment(segment))
+        return out
+
+    def _segment(self, items: Sequence[FeatureRecord | Label]) -> list[Prediction]:
         if not items:
             return []
         t0 = time.perf_counter()
@@ -102,8 +128,8 @@ class Learner:
         mask: list[bool] = []
         records: list[FeatureRecord] = []
         waiting: dict[str, int] = {}  # unlabelled events of this batch: event id -> row
-        # label rows: (row, y, row of the event's prediction, or -1 and its stored prediction)
-        late: list[tuple[int, int, int, int]] = []
+        # label rows: (row, row of the event's prediction, or -1 and its stored predictions)
+        late: list[tuple[int, int, Any]] = []
         early, pending, seen = self._early, self._pending, self._seen
         for it in items:
             if isinstance(it, FeatureRecord):
@@ -124,14 +150,14 @@ class Learner:
             event_id, y = it
             j = waiting.pop(event_id, -1)
             if j >= 0:
-                late.append((len(rows), y, j, 0))
+                late.append((len(rows), j, None))
                 rows.append(rows[j])
             else:
                 hit = pending.pop(event_id)
                 if hit is None:
                     early.put(event_id, y, self.watermark)
                     continue
-                late.append((len(rows), y, -1, hit[1]))
+                late.append((len(rows), -1, hit))
                 rows.append(hit[0])
             ys.append(y)
             mask.append(True)
@@ -140,40 +166,68 @@ class Learner:
         X = np.array(rows, dtype=float)
         y_arr = np.asarray(ys, dtype=np.int64)
         m_arr = np.asarray(mask, dtype=bool)
-        proba = positive_proba(self.model, self.model.predict_learn_many(X, y_arr, m_arr))
-        pred = (proba > 0.5).astype(np.int64)
-        # prequential outcomes: inline labels score their own prediction; a delayed label scores
-        # the prediction its event got when it arrived
-        outcome_pred = pred.copy()
+        dep = self.deployment
+        dep.begin()
+        probas = dep.predict_learn(X, y_arr, m_arr)
+        preds = {mid: (p > 0.5).astype(np.int64) for mid, p in probas.items()}
         is_event = np.ones(len(rows), dtype=bool)
-        for row, _, j, stored in late:
-            outcome_pred[row] = pred[j] if j >= 0 else stored
+        for row, _, _ in late:
             is_event[row] = False
-        if m_arr.any():
-            self._accuracy.update_many(y_arr[m_arr], outcome_pred[m_arr])
-            self._rolling.update_many(y_arr[m_arr], outcome_pred[m_arr])
-        self.n_learned += int(m_arr.sum())
+        ev_rows = np.flatnonzero(is_event)
+        # prequential outcomes: inline labels score their own row's predictions; a delayed
+        # label scores the predictions its event got when it arrived (-1: a model deployed
+        # after that)
+        outcome = {mid: p.copy() for mid, p in preds.items()}
+        for row, j, hit in late:
+            if j >= 0:
+                for p in outcome.values():
+                    p[row] = p[j]
+            else:
+                stored = _stored_predictions(hit)
+                for mid, p in outcome.items():
+                    p[row] = stored.get(mid, -1)
+        row_ts = np.full(len(rows), self.watermark, dtype=np.int64)
+        row_ts[ev_rows] = [r.ts for r in records]
+        lab_rows = np.flatnonzero(m_arr)
+        changes = dep.record(
+            y_arr[lab_rows], {mid: p[lab_rows] for mid, p in outcome.items()}, row_ts[lab_rows]
+        )
+        # a promotion after a labelled row changes who serves the events after it
+        serving = dep.route(
+            [r.entity for r in records], ev_rows, [(int(lab_rows[i]), c) for i, c in changes]
+        )
+        served = np.zeros(len(rows), dtype=np.int64)
+        for k, mid in enumerate(serving):
+            served[ev_rows[k]] = preds[mid][ev_rows[k]]
+        outcome_served = served.copy()
+        for row, j, hit in late:
+            outcome_served[row] = served[j] if j >= 0 else hit[1]
+        if len(lab_rows):
+            self._accuracy.update_many(y_arr[lab_rows], outcome_served[lab_rows])
+            self._rolling.update_many(y_arr[lab_rows], outcome_served[lab_rows])
+        self.n_learned += len(lab_rows)
         self.n_predicted += len(records)
+        for m in dep.members.values():
+            m.n_predicted += len(records)
         if records:
             self.watermark = max(self.watermark, max(r.ts for r in records))
-        ev_rows = np.flatnonzero(is_event)
         for event_id, j in waiting.items():
             rec = records[int(np.searchsorted(ev_rows, j))]
-            pending.put(event_id, [rows[j], int(pred[j])], rec.ts)
+            at_event = {mid: int(p[j]) for mid, p in preds.items()}
+            pending.put(event_id, [rows[j], int(served[j]), at_event], rec.ts)
         pending.expire(self.watermark)
         early.expire(self.watermark)
         if not records:
             return []
         cost_ms = (time.perf_counter() - t0) * 1000.0 / len(rows)
-        model_id = self.model_id
         return [
             Prediction(
                 r.event_id,
                 r.entity,
                 r.ts,
-                model_id,
-                int(pred[j]),
-                float(proba[j]),
+                mid,
+                int(served[j]),
+                float(probas[mid][j]),
                 int(y_arr[j]) if m_arr[j] else None,
                 {
                     "topic": r.topic,
@@ -183,12 +237,12 @@ class Learner:
                 },
                 {"learner_ms": cost_ms},
             )
-            for r, j in zip(records, ev_rows.tolist(), strict=True)
+            for r, j, mid in zip(records, ev_rows.tolist(), serving, strict=True)
         ]
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model.state_dict(),
+            "deployment": self.deployment.state_dict(),
             "accuracy": self._accuracy.state_dict(),
             "rolling": self._rolling.state_dict(),
             "pending": self._pending.state_dict(),
@@ -198,7 +252,7 @@ class Learner:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        self.deployment.load_state_dict(state["deployment"])
         self._accuracy.load_state_dict(state["accuracy"])
         self._rolling.load_state_dict(state["rolling"])
         self._pending.load_state_dict(state["pending"])
@@ -207,3 +261,9 @@ class Learner:
             int(v) for v in state["counters"]
         )
         self._seen = {str(k): int(v) for k, v in state["seen"].items()}
+
+
+def _stored_predictions(hit: list[Any]) -> dict[str, int]:
+    """Each model's prediction stored with a pending event (checkpoints written before
+    deployments kept only the served one)."""
+    return hit[2] if len(hit) > 2 else {}

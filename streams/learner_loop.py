@@ -11,6 +11,8 @@ import orjson
 
 from featurestore import DeadLetter, FeatureRecord, InvalidEventError
 from streams.config import StreamConfig
+from streams.deployment import STATUSES, Control
+from streams.deployment_control import decode_control, drift_control, lifecycle_alert
 from streams.learner import Label, Learner
 from streams.metrics import METRICS
 from streams.records import decode_label
@@ -26,11 +28,15 @@ class LearnerLoop(StageLoop):
     align = True
 
     def __init__(self, cfg: StreamConfig, **kwargs: Any) -> None:
-        super().__init__(
-            cfg.name, [cfg.topics.features, cfg.topics.labels], dlq_topic=cfg.topics.dlq, **kwargs
-        )
+        t = cfg.topics
+        topics = [t.features, t.labels, t.control]
+        if cfg.deployment.drift_challenger:
+            topics.append(t.alerts)  # the control plane: drift alerts start challengers
+        super().__init__(cfg.name, topics, dlq_topic=t.dlq, **kwargs)
+        self.from_end.add(t.alerts)
         self.cfg = cfg
         self.learner = self._fresh()
+        self.lifecycle: list[dict[str, Any]] = []  # deployment events, newest last (bounded)
 
     def _fresh(self) -> Learner:
         return Learner(
@@ -38,19 +44,28 @@ class LearnerLoop(StageLoop):
             self.cfg.view.feature_names,
             self.cfg.model,
             max_pending=self.cfg.max_pending_labels,
+            deployment=self.cfg.deployment,
         )
 
     async def handle(self, batch: Batch) -> list[Awaitable[Any]]:
         names = self.cfg.view.feature_names
         features: list[FeatureRecord] = []
         dead: list[DeadLetter] = []
-        items: list[FeatureRecord | Label] = []
-        labels_topic = self.cfg.topics.labels
+        items: list[FeatureRecord | Label | Control] = []
+        t = self.cfg.topics
         for tp, m in batch:
             value = m.value or b""
             try:
-                if tp.topic == labels_topic:
+                if tp.topic == t.labels:
                     items.append(decode_label(value))
+                    continue
+                if tp.topic == t.alerts:
+                    start = drift_control(value, self.stream)
+                    if start is not None:
+                        items.append(start)
+                    continue
+                if tp.topic == t.control:
+                    items.append(decode_control(value))
                     continue
                 rec = FeatureRecord.from_json(value, names)
                 for k, v in m.headers:
@@ -100,6 +115,7 @@ class LearnerLoop(StageLoop):
                 headers = [("correlation-id", (rec.correlation_id or "").encode())]
                 reply = await send(rec.reply_to, value, key=key, headers=headers, timestamp_ms=ts)
                 reply.add_done_callback(self._reply_done)
+        futs.extend(await self._publish_lifecycle())
         lr = self.learner
         METRICS.set(
             "riffle_prequential_accuracy", lr.accuracy, stream=self.stream, model=lr.model_id
@@ -110,6 +126,30 @@ class LearnerLoop(StageLoop):
         METRICS.set("riffle_model_predicted", lr.n_predicted, stream=self.stream, model=lr.model_id)
         METRICS.set("riffle_model_learned", lr.n_learned, stream=self.stream, model=lr.model_id)
         METRICS.set("riffle_unmatched_labels", lr.n_unmatched_labels, stream=self.stream)
+        return futs
+
+    async def _publish_lifecycle(self) -> list[Awaitable[Any]]:
+        """Deployment events as alerts (ops see promotions where they see drift) and in the
+        registry's audit log; per-model metrics for every deployed model."""
+        futs = []
+        dep = self.learner.deployment
+        for event in dep.drain():
+            alert = lifecycle_alert(self.stream, event)
+            futs.append(
+                await self.producer.send(
+                    self.cfg.topics.alerts, alert.to_json(), key=self.stream.encode()
+                )
+            )
+            log.info("%s deployment: %s", self.stream, alert.details)
+            self.lifecycle.append(alert.details)
+            del self.lifecycle[:-100]
+        for mid, m in dep.members.items():
+            labels = {"stream": self.stream, "model": mid}
+            METRICS.set("riffle_model_accuracy", m.accuracy.get(), **labels)
+            METRICS.set("riffle_model_rolling_accuracy", m.rolling.get(), **labels)
+            METRICS.set("riffle_model_status", STATUSES.index(m.status), **labels)
+        for mid, d in dep.decisions().items():
+            METRICS.set("riffle_promotion_p_value", d.p_value, stream=self.stream, model=mid)
         return futs
 
     def _reply_done(self, fut: Any) -> None:

@@ -17,6 +17,8 @@ from featurestore import (
 )
 from monitor.alert import Alert
 from streams.config import StreamConfig
+from streams.deployment import Control
+from streams.deployment_control import drift_control, lifecycle_alert
 from streams.learner import Label, Learner
 from streams.monitor_stage import MonitorStage
 from streams.records import Prediction, decode_label
@@ -58,8 +60,13 @@ class EmbeddedRunner:
         self.cfg = cfg
         self.processor = FeatureProcessor(cfg.schema, cfg.view, cfg.extra_views)
         self.learner = Learner(
-            cfg.name, cfg.view.feature_names, cfg.model, max_pending=cfg.max_pending_labels
+            cfg.name,
+            cfg.view.feature_names,
+            cfg.model,
+            max_pending=cfg.max_pending_labels,
+            deployment=cfg.deployment,
         )
+        self._controls: list[Control] = []  # drift alerts of a batch act at the next one
         self.monitor = MonitorStage(cfg)
         self.store = store if store is not None else InMemoryStore()
         self.batch_size = batch_size
@@ -100,7 +107,8 @@ class EmbeddedRunner:
             await self.store.write_many(view, out.views.get(view.name, {}).values())
         res.dead.extend(out.dead)
         by_offset = {r.offset: r for r in out.features}
-        mixed: list[FeatureRecord | Label] = []
+        mixed: list[FeatureRecord | Label | Control] = [*self._controls]
+        self._controls = []
         labels: list[Label] = []
         offset = sources[0].offset if sources else 0
         for m in batch:
@@ -129,6 +137,7 @@ class EmbeddedRunner:
                 mixed.append(label)
                 labels.append(label)
             res.n_labels += 1
+        n_alerts = len(res.alerts)
         preds = self.learner.process_mixed(mixed)
         start = len(res.predictions)
         res.predictions.extend(preds)
@@ -139,5 +148,13 @@ class EmbeddedRunner:
             )
         )
         res.alerts.extend(self.monitor.on_labels(labels))
+        if self.cfg.deployment.drift_challenger:
+            for a in res.alerts[n_alerts:]:
+                command = drift_control(a.to_json(), self.cfg.name)
+                if command is not None:
+                    self._controls.append(command)
+        res.alerts.extend(
+            lifecycle_alert(self.cfg.name, e) for e in self.learner.deployment.drain()
+        )
         if self.on_batch is not None:
             self.on_batch(res)

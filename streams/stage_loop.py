@@ -97,6 +97,8 @@ class StageLoop:
         self._poisoned = False
         self.n_in = 0
         self.ready = asyncio.Event()
+        # input topics read from their end, not their start, when no checkpoint covers them
+        self.from_end: set[str] = set()
 
     # -- hooks for subclasses --------------------------------------------------------------
 
@@ -351,7 +353,12 @@ class StageLoop:
             consumer.resume(tp)
         # Without a checkpoint the state is fresh, so the input must be read from its start
         # for state and position to agree.
-        if offset is None:
+        if offset is None and tp.topic in self.from_end:
+            # a shared control-plane topic: what it held before this stage existed is not
+            # for this stage's state (old alerts of a reset stream)
+            offset = (await consumer.end_offsets([tp]))[tp]
+            self._next[tp] = offset
+        elif offset is None:
             offset = (await consumer.beginning_offsets([tp]))[tp]
             self._next.pop(tp, None)
         else:

@@ -22,6 +22,7 @@ async def ensure_topics(kafka: KafkaConfig, streams: Iterable[StreamConfig]) -> 
         for name in (t.events, t.features, t.predictions, t.labels, t.dlq):
             wanted[name] = s.partitions
         wanted.setdefault(t.alerts, 1)
+        wanted.setdefault(t.control, 1)  # commands are rare and must stay in order
     admin = AIOKafkaAdminClient(**kafka.client_options(), client_id="riffle-admin")
     try:
         await admin.start()

@@ -121,6 +121,6 @@ def test_records_replayed_by_a_restarted_feature_stage_are_skipped() -> None:
     twice.process(recs[:30])
     assert len(twice.process(recs[20:])) == 20  # offsets 20..29 come again: skipped
     assert twice.n_replayed == 10 and twice.n_learned == once.n_learned == 50
-    assert twice.state_dict()["model"]["1.weights"].tolist() == (
-        once.state_dict()["model"]["1.weights"].tolist()
+    assert twice.model.state_dict()["1.weights"].tolist() == (
+        once.model.state_dict()["1.weights"].tolist()
     )
