@@ -320,20 +320,22 @@ class StageLoop:
             empty_since.clear()
             return out
         while len(out) < limit:
-            best: tuple[int, int, TopicPartition] | None = None
+            best: tuple[int, int, str, int, TopicPartition] | None = None
             blocked = False
             for tp in assigned:
                 buf = self._buffers.get(tp)
                 if buf:
                     empty_since.pop(tp, None)
-                    key = (buf[0].timestamp, buf[0].offset, tp)
-                    if best is None or key[:2] < best[:2]:
+                    # ties broken by topic and partition, never by set order (which varies
+                    # between processes): a restarted stage merges exactly as before
+                    key = (buf[0].timestamp, buf[0].offset, tp.topic, tp.partition, tp)
+                    if best is None or key[:4] < best[:4]:
                         best = key
                 elif now - empty_since.setdefault(tp, now) < idle_s:
                     blocked = True
             if best is None or blocked:
                 break
-            tp = best[2]
+            tp = best[4]
             out.append((tp, self._buffers[tp].popleft()))
         # bound memory: stop fetching partitions that are far ahead of the others
         paused = consumer.paused()
