@@ -5,7 +5,8 @@ by Kafka, and before the consumer commits. A worker that restarts loads it and s
 offsets, so state and input position always agree (outputs after the checkpoint are replayed:
 they carry the same event ids, which is how consumers drop the duplicates).
 
-Encoding: a JSON header (with arrays replaced by references) followed by the raw array bytes.
+Encoding: a JSON header (offsets and the arrays' dtypes and shapes), the state as JSON with its
+arrays replaced by references, then the raw array bytes (the codec of `models.serialization`).
 No pickle: a checkpoint cannot execute code when loaded.
 """
 
@@ -15,8 +16,9 @@ import struct
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import orjson
+
+from models.serialization import array_specs, decode_tree, encode_tree, join_arrays, split_arrays
 
 __all__ = [
     "Checkpoint",
@@ -43,64 +45,33 @@ class Checkpoint:
 def pack(ckpt: Checkpoint) -> bytes:
     """Encode a checkpoint.
 
+    >>> import numpy as np
     >>> ck = Checkpoint({"w": np.arange(3.0), "n": 2}, {"t:0": 10})
     >>> back = unpack(pack(ck))
     >>> back.state["w"].tolist(), back.state["n"], back.offsets
     ([0.0, 1.0, 2.0], 2, {'t:0': 10})
     """
-    arrays: list[np.ndarray] = []
-
-    # orjson walks the state in C and calls back only for what JSON cannot hold
-    def hook(obj: Any) -> Any:
-        if isinstance(obj, np.ndarray):
-            arrays.append(np.ascontiguousarray(obj))
-            return {"__ndarray__": len(arrays) - 1}
-        if isinstance(obj, np.generic):
-            return obj.item()
-        raise TypeError(f"cannot checkpoint a {type(obj).__name__}")
-
-    # non-str keys (pane starts) become strings, as the stdlib json does
-    opts = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
-    state = orjson.dumps(ckpt.state, default=hook, option=opts)
+    state, arrays = encode_tree(ckpt.state)
     header = orjson.dumps(
-        {
-            "offsets": ckpt.offsets,
-            "arrays": [[a.dtype.str, list(a.shape)] for a in arrays],
-            "state_bytes": len(state),
-        }
+        {"offsets": ckpt.offsets, "arrays": array_specs(arrays), "state_bytes": len(state)}
     )
-    body = b"".join(a.tobytes() for a in arrays)
-    return _MAGIC + struct.pack(">I", len(header)) + header + state + body
+    return _MAGIC + struct.pack(">I", len(header)) + header + state + join_arrays(arrays)
 
 
 def unpack(data: bytes) -> Checkpoint:
-    if not data.startswith(_MAGIC):
+    """Decode what `pack` wrote; raises `ValueError` for anything else."""
+    if not data.startswith(_MAGIC) or len(data) < 9:
         raise ValueError("not a riffle checkpoint (bad magic)")
     (hlen,) = struct.unpack(">I", data[5:9])
     header = orjson.loads(data[9 : 9 + hlen])
     pos = 9 + hlen
-    raw_state = data[pos : pos + header["state_bytes"]]
-    pos += header["state_bytes"]
-    arrays = []
-    for dtype, shape in header["arrays"]:
-        dt = np.dtype(dtype)
-        if dt.hasobject:
-            raise ValueError("object arrays are not allowed in checkpoints")
-        size = int(np.prod(shape)) * dt.itemsize
-        arrays.append(np.frombuffer(data[pos : pos + size], dtype=dt).reshape(shape).copy())
-        pos += size
-
-    def fill(obj: Any) -> Any:
-        if isinstance(obj, dict):
-            if len(obj) == 1 and "__ndarray__" in obj:
-                return arrays[obj["__ndarray__"]]
-            return {k: fill(v) for k, v in obj.items()}
-        if isinstance(obj, list) and any(isinstance(v, dict | list) for v in obj):
-            return [fill(v) for v in obj]
-        return obj  # a list of plain numbers (an entity's window) needs no visit
-
-    state = fill(orjson.loads(raw_state)) if arrays else orjson.loads(raw_state)
-    return Checkpoint(state, {k: int(v) for k, v in header["offsets"].items()})
+    try:
+        state_end = pos + int(header["state_bytes"])
+        arrays, _ = split_arrays(data, state_end, header["arrays"])
+        offsets = {k: int(v) for k, v in header["offsets"].items()}
+    except (KeyError, TypeError, AttributeError):
+        raise ValueError("not a riffle checkpoint (malformed header)") from None
+    return Checkpoint(decode_tree(data[pos:state_end], arrays), offsets)
 
 
 class CheckpointStore(Protocol):

@@ -14,6 +14,7 @@ from pathlib import Path
 from monitor.alert import KINDS, SEVERITIES, STATUSES
 from streams.config import RiffleConfig, load_config
 from streams.exceptions import RiffleError
+from streams.models_cli import add_models_parser
 from streams.workload import Workload
 
 __all__ = ["main"]
@@ -281,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--output", default=None)
     b.set_defaults(func=cmd_bench)
+
+    add_models_parser(sub, parents=[common])
     return p
 
 
