@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export RIFFLE_KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 export RIFFLE_REDIS_URL ?= redis://127.0.0.1:6379/0
+# signs model versions in the registry; a development key: set your own in production
+export RIFFLE_REGISTRY_KEY ?= riffle-local-development-key
 
 .PHONY: install services-up services-down demo demo-embedded test test-unit check format lint types bench clean
 

@@ -15,6 +15,7 @@ from monitor.alert import KINDS, SEVERITIES, STATUSES
 from streams.config import RiffleConfig, load_config
 from streams.exceptions import RiffleError
 from streams.models_cli import add_models_parser
+from streams.score_cli import add_score_parser
 from streams.workload import Workload
 
 __all__ = ["main"]
@@ -284,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
 
     add_models_parser(sub, parents=[common])
+    add_score_parser(sub, parents=[common])
     return p
 
 

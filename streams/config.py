@@ -28,6 +28,7 @@ __all__ = [
     "KafkaConfig",
     "ModelConfig",
     "MonitorConfig",
+    "RegistryConfig",
     "RiffleConfig",
     "RuntimeConfig",
     "Secret",
@@ -182,11 +183,23 @@ class RuntimeConfig:
 
 
 @dataclass(frozen=True)
+class RegistryConfig:
+    """`[registry]`: where workers record model versions (default: the Redis of `[redis]`) and
+    the HMAC key that signs them (``RIFFLE_REGISTRY_KEY``; without one, nothing is recorded
+    and the worker says so at start)."""
+
+    url: Secret | None = None
+    prefix: str = "riffle:registry"
+    key: Secret | None = None
+
+
+@dataclass(frozen=True)
 class RiffleConfig:
     kafka: KafkaConfig
     redis_url: Secret
     streams: Mapping[str, StreamConfig]
     runtime: RuntimeConfig
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
 
     def stream(self, name: str | None = None) -> StreamConfig:
         if name is None:
@@ -215,7 +228,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
 def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> RiffleConfig:
     env = env or {}
-    _only(raw, "", {"kafka", "redis", "runtime", "streams"})
+    _only(raw, "", {"kafka", "redis", "runtime", "streams", "registry"})
     kafka_raw = dict(_table(raw, "kafka"))
     _only(kafka_raw, "kafka", {f for f in KafkaConfig.__dataclass_fields__})
     if "RIFFLE_KAFKA_BOOTSTRAP" in env:
@@ -236,6 +249,20 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     redis_url = env.get("RIFFLE_REDIS_URL", str(redis_raw.get("url", "redis://127.0.0.1:6379/0")))
     if not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("redis.url", "must start with redis://, rediss:// or unix://")
+    reg_raw = _table(raw, "registry")
+    _only(reg_raw, "registry", {"url", "prefix", "key_file"})
+    reg_url = str(reg_raw.get("url") or redis_url)
+    key = env.get("RIFFLE_REGISTRY_KEY")
+    if key is None and "key_file" in reg_raw:
+        try:
+            key = Path(str(reg_raw["key_file"])).read_text().strip()
+        except OSError as exc:
+            raise ConfigError("registry.key_file", f"cannot read it: {exc}") from None
+    if key is not None and len(key) < 8:
+        raise ConfigError("registry.key_file", "the signing key must be at least 8 characters")
+    registry = RegistryConfig(
+        Secret(reg_url), str(reg_raw.get("prefix", "riffle:registry")), Secret(key) if key else None
+    )
     runtime_raw = dict(_table(raw, "runtime"))
     _only(runtime_raw, "runtime", set(RuntimeConfig.__dataclass_fields__))
     if "RIFFLE_WEB_HOST" in env:
@@ -249,7 +276,7 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     if not streams_raw:
         raise ConfigError("streams", "declare at least one stream, e.g. [streams.payments]")
     streams = {n: _stream(n, _table(streams_raw, n, f"streams.{n}")) for n in streams_raw}
-    return RiffleConfig(kafka, Secret(redis_url), streams, runtime)
+    return RiffleConfig(kafka, Secret(redis_url), streams, runtime, registry)
 
 
 def _stream(name: str, raw: Mapping[str, Any]) -> StreamConfig:

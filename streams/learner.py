@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,17 @@ class Learner:
         """Labels that never met their event (unknown id, or too late), and events whose label
         never came within the TTL."""
         return self._early.n_evicted + self._pending.n_evicted
+
+    @property
+    def seen(self) -> dict[str, int]:
+        """The last source offset learned per ``"topic:partition"`` (a version's lineage)."""
+        return dict(self._seen)
+
+    def mark_seen(self, offsets: Mapping[str, int]) -> None:
+        """Source offsets (``"topic:partition"`` → last offset) the model has already learned,
+        as a registered version's lineage says: records at or before them are skipped."""
+        for where, last in offsets.items():
+            self._seen[where] = max(self._seen.get(where, -1), int(last))
 
     def process(self, records: Sequence[FeatureRecord]) -> list[Prediction]:
         """Predict every record, learning the labelled ones right after their prediction."""

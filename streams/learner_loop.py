@@ -16,6 +16,7 @@ from streams.deployment_control import decode_control, drift_control, lifecycle_
 from streams.learner import Label, Learner
 from streams.metrics import METRICS
 from streams.records import decode_label
+from streams.registry_sync import RegistrySync
 from streams.stage_loop import Batch, StageLoop
 
 __all__ = ["LearnerLoop"]
@@ -27,7 +28,9 @@ class LearnerLoop(StageLoop):
     stage = "learner"
     align = True
 
-    def __init__(self, cfg: StreamConfig, **kwargs: Any) -> None:
+    def __init__(
+        self, cfg: StreamConfig, registry: RegistrySync | None = None, **kwargs: Any
+    ) -> None:
         t = cfg.topics
         topics = [t.features, t.labels, t.control]
         if cfg.deployment.drift_challenger:
@@ -37,6 +40,8 @@ class LearnerLoop(StageLoop):
         self.cfg = cfg
         self.learner = self._fresh()
         self.lifecycle: list[dict[str, Any]] = []  # deployment events, newest last (bounded)
+        self.registry = registry
+        self._to_register: list[dict[str, Any]] = []
 
     def _fresh(self) -> Learner:
         return Learner(
@@ -133,7 +138,11 @@ class LearnerLoop(StageLoop):
         registry's audit log; per-model metrics for every deployed model."""
         futs = []
         dep = self.learner.deployment
-        for event in dep.drain():
+        events = dep.drain()
+        if self.registry is not None and (events or self._to_register):
+            await self.registry.record(self._to_register + events, self.learner.seen)
+            self._to_register = []
+        for event in events:
             alert = lifecycle_alert(self.stream, event)
             futs.append(
                 await self.producer.send(
@@ -158,9 +167,21 @@ class LearnerLoop(StageLoop):
             log.warning("reply failed: %s", "cancelled" if fut.cancelled() else fut.exception())
 
     def state_dict(self, partition: int | None) -> dict[str, Any]:
-        return self.learner.state_dict()
+        versions = self.registry.versions if self.registry is not None else {}
+        return self.learner.state_dict() | {"registry": dict(versions)}
 
     def load_state_dict(self, partition: int | None, state: dict[str, Any] | None) -> None:
         self.learner = self._fresh()
         if state is not None:
             self.learner.load_state_dict(state)
+            if self.registry is not None:
+                self.registry.versions = {
+                    str(k): int(v) for k, v in state.get("registry", {}).items()
+                }
+        elif self.registry is not None:
+            # a fresh learner: its models are registered before they learn anything
+            self.registry.versions = {}
+            self._to_register = [
+                {"action": "initial", "member": m, "reason": "deployed", "actor": "riffle"}
+                for m in self.learner.deployment.members.values()
+            ]

@@ -63,6 +63,12 @@ def add_models_parser(
     for p in (pr, rb):
         p.add_argument("--reason", required=True, help="why (recorded in the audit log)")
         p.add_argument("--actor", default=_user(), help="who (default: your user name)")
+        p.add_argument(
+            "--stream",
+            default=None,
+            help="send the command to this stream's running learner (NAME@VERSION as the "
+            "stream deploys it); it carries it out and records it in the registry",
+        )
     diff = m_sub.add_parser("diff", parents=both, help="what changed between two versions")
     diff.add_argument("a", metavar="NAME@A")
     diff.add_argument("b", metavar="NAME@B")
@@ -126,10 +132,36 @@ def _show(reg: Registry, args: argparse.Namespace) -> Any:
     return reg.get(*parse_ref(args.ref)).to_dict()
 
 
+def _send(args: argparse.Namespace, action: str, model: str | None) -> dict[str, Any]:
+    """A command on the stream's control topic, for its learner to carry out."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    from streams.deployment_control import encode_control
+
+    cfg = load_config(Path(getattr(args, "config", "riffle.toml")))
+    stream = cfg.stream(args.stream)
+    value = encode_control(action, model, args.reason, args.actor)
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(**cfg.kafka.client_options())
+        await producer.start()
+        try:
+            await producer.send_and_wait(stream.topics.control, value, key=stream.name.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    return {"sent": action, "model": model, "stream": stream.name, "topic": stream.topics.control}
+
+
 def _promote(reg: Registry, args: argparse.Namespace) -> Any:
     name, version = parse_ref(args.ref)
     if version is None:
         raise ValueError(f"promote needs a version: {name}@VERSION")
+    if args.stream:
+        return _send(args, "promote", args.ref)
     v = reg.promote(name, version, reason=args.reason, actor=args.actor)
     return {**v.to_dict(), "from_version": reg.audit(name)[-1].from_version}
 
@@ -138,6 +170,8 @@ def _rollback(reg: Registry, args: argparse.Namespace) -> Any:
     name, version = parse_ref(args.name)
     if version is not None:
         raise ValueError(f"rollback takes a model name, not a version: {name}")
+    if args.stream:
+        return _send(args, "rollback", None)
     v = reg.rollback(name, reason=args.reason, actor=args.actor)
     return {**v.to_dict(), "from_version": reg.audit(name)[-1].from_version}
 
@@ -192,6 +226,9 @@ def _show_text(v: dict[str, Any]) -> str:
 
 
 def _moved_text(v: dict[str, Any]) -> str:
+    if "sent" in v:
+        what = v["sent"] + (f" {v['model']}" if v["model"] else "")
+        return f"sent {what} to stream {v['stream']} ({v['topic']})"
     was = f" (was {v['name']}@{v['from_version']})" if v["from_version"] is not None else ""
     return f"{v['name']}@{v['version']} is the champion of {v['name']}{was}"
 

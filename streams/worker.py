@@ -15,6 +15,7 @@ from streams.config import RiffleConfig
 from streams.feature_loop import FeatureLoop
 from streams.learner_loop import LearnerLoop
 from streams.monitor_loop import MonitorLoop
+from streams.registry_sync import RegistrySync
 from streams.stage_loop import StageLoop
 from streams.topics import ensure_topics
 
@@ -74,7 +75,8 @@ class Worker:
             if "features" in self.stages:
                 self.loops.append(FeatureLoop(s, self._store, **common))
             if "learner" in self.stages:
-                self.loops.append(LearnerLoop(s, **common))
+                registry = RegistrySync.from_config(self.cfg, s)
+                self.loops.append(LearnerLoop(s, registry, **common))
             if "monitor" in self.stages:
                 self.loops.append(MonitorLoop(s, **common))
         for loop in self.loops:

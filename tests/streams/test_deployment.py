@@ -240,7 +240,9 @@ def test_drift_started_challenger_recovers_a_concept_shift_faster() -> None:
         )
         idx = np.array([i for i, _ in ok])
         hits = np.array([h for _, h in ok], dtype=float)
-        windows = np.array([hits[(idx >= s) & (idx < s + 500)].mean() for s in range(shift, n, 500)])
+        windows = np.array(
+            [hits[(idx >= s) & (idx < s + 500)].mean() for s in range(shift, n, 500)]
+        )
         return windows, res.alerts
 
     alone, _ = run(DeploymentConfig())
