@@ -11,7 +11,7 @@ import orjson
 
 from featurestore import DeadLetter, FeatureRecord, InvalidEventError
 from streams.config import StreamConfig
-from streams.deployment import STATUSES, Control
+from streams.deployment import STATUSES, Control, Member
 from streams.deployment_control import decode_control, drift_control, lifecycle_alert
 from streams.learner import Label, Learner
 from streams.metrics import METRICS
@@ -181,7 +181,9 @@ class LearnerLoop(StageLoop):
         elif self.registry is not None:
             # a fresh learner: its models are registered before they learn anything
             self.registry.versions = {}
+            # (fresh copies: the live members learn before the first registration runs)
             self._to_register = [
-                {"action": "initial", "member": m, "reason": "deployed", "actor": "riffle"}
+                {"action": "initial", "reason": "deployed", "actor": "riffle"}
+                | {"member": Member(m.config, m.version, m.status, m.origin, m.parent)}
                 for m in self.learner.deployment.members.values()
             ]

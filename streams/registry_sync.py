@@ -75,7 +75,7 @@ class RegistrySync:
         action, actor, reason = event["action"], event.get("actor", "riffle"), event["reason"]
         m: Member | None = event.get("member")
         if action == "initial" and m is not None:
-            self._register(m, m.status, seen, reason, actor)
+            self._register(m, m.status, {}, reason, actor)  # nothing learned yet
         elif action == "start" and m is not None:
             self._register(m, "challenger", seen, reason, actor)
         elif action == "promote" and m is not None:
