@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from monitor.alert import KINDS, SEVERITIES, STATUSES
 from streams.config import RiffleConfig, load_config
@@ -144,7 +145,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 stream,
                 events=args.events,
                 entities=args.entities,
-                rate=args.rate,
+                rate=args.rate or 5000.0,
                 duration_s=args.duration,
                 runs=args.runs,
                 serving=not args.no_serving,
@@ -156,7 +157,44 @@ def cmd_bench(args: argparse.Namespace) -> int:
         out.write_text(text + "\n")
         print(text)
         return 0
+    if args.what == "deployment":
+        from streams.deployment_bench import run_deployment_bench
+
+        result = run_deployment_bench(
+            _config(args).stream(args.stream), events=args.events, seeds=args.runs
+        )
+        return _write_bench(result, args.output or "bench/results/deployment.json")
+    if args.what in ("reply", "recovery"):
+        from streams.services import ensure_services
+
+        cfg = _config(args)
+        stream = cfg.stream(args.stream)
+        ensure_services(cfg)
+        if args.what == "reply":
+            from streams.reply_bench import run_reply_bench
+
+            result = asyncio.run(
+                run_reply_bench(
+                    cfg, stream, rate=args.rate or 1000.0, duration_s=args.duration, runs=args.runs
+                )
+            )
+        else:
+            from streams.recovery_bench import run_recovery_bench
+
+            result = asyncio.run(
+                run_recovery_bench(cfg, stream, runs=args.runs, events=args.events)
+            )
+        return _write_bench(result, args.output or f"bench/results/{args.what}.json")
     raise RiffleError(f"unknown benchmark {args.what!r}")
+
+
+def _write_bench(result: dict[str, Any], path: str) -> int:
+    text = json.dumps(result, indent=2)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    print(text)
+    return 0
 
 
 def cmd_features_export(args: argparse.Namespace) -> int:
@@ -271,11 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
     fe.set_defaults(func=cmd_features_export, labelled_only=None)
 
     b = sub.add_parser("bench", parents=[common], help="benchmarks (results in bench/results/)")
-    b.add_argument("what", choices=["drivers", "models", "features", "monitor"])
+    b.add_argument(
+        "what",
+        choices=["drivers", "models", "features", "monitor", "deployment", "reply", "recovery"],
+    )
     b.add_argument("--events", type=int, default=100_000, help="events (models: samples) per run")
     b.add_argument("--stream", default=None, help="features: the stream whose view to use")
     b.add_argument("--entities", type=int, default=20_000, help="features: distinct entities")
-    b.add_argument("--rate", type=float, default=5000.0, help="features: events/s for freshness")
+    b.add_argument(
+        "--rate", type=float, default=None, help="events/s (features: 5000; reply: 1000 requests/s)"
+    )
     b.add_argument("--duration", type=float, default=20.0, help="features: seconds per timed run")
     b.add_argument("--no-serving", action="store_true", help="features: skip serving latency")
     b.add_argument("--batch", type=int, default=256, help="models, monitor: micro-batch size")

@@ -197,8 +197,11 @@ class Learner:
                 stored = _stored_predictions(hit)
                 for mid, p in outcome.items():
                     p[row] = stored.get(mid, -1)
+        # the stream's event-time clock at each row (the newest event time so far), which
+        # out-of-order events do not turn back
         row_ts = np.full(len(rows), self.watermark, dtype=np.int64)
         row_ts[ev_rows] = [r.ts for r in records]
+        row_ts = np.maximum.accumulate(np.maximum(row_ts, self.watermark))
         lab_rows = np.flatnonzero(m_arr)
         changes = dep.record(
             y_arr[lab_rows], {mid: p[lab_rows] for mid, p in outcome.items()}, row_ts[lab_rows]
