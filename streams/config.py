@@ -177,6 +177,9 @@ class RuntimeConfig:
     batch_size: int = 1000
     batch_timeout_ms: int = 50
     max_idle_ms: int = 200
+    # "always": an empty partition holds a merge back up to max_idle_ms; "lagging": only
+    # one that is behind its high watermark (lower latency on quiet streams, see StageLoop)
+    idle_wait: str = "always"
     checkpoint_interval_s: float = 5.0
     web_port: int = 6066
     web_host: str = "127.0.0.1"
@@ -271,6 +274,8 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     _positive("runtime.batch_size", runtime.batch_size)
     _positive("runtime.batch_timeout_ms", runtime.batch_timeout_ms)
     _positive("runtime.max_idle_ms", runtime.max_idle_ms)
+    if runtime.idle_wait not in ("always", "lagging"):
+        raise ConfigError("runtime.idle_wait", 'must be "always" or "lagging"')
     _positive("runtime.checkpoint_interval_s", runtime.checkpoint_interval_s)
     streams_raw = _table(raw, "streams")
     if not streams_raw:

@@ -304,13 +304,18 @@ class StageLoop:
         next records may be older than what the others hold), whether or not it looked caught
         up at its last fetch: upstream stages keep writing to it. Each partition has its own
         timer, reset when it gets data, so a quiet partition costs the wait once per quiet
-        spell (Kafka Streams' `max.task.idle.ms`).
+        spell (Kafka Streams' `max.task.idle.ms`). With ``runtime.idle_wait = "lagging"``
+        only partitions the last fetch found behind their high watermark hold the others
+        back, as Kafka Streams does: a lone request on a quiet stream is answered without the
+        wait, but records written upstream after the last fetch may be overtaken, so runs on
+        a quiet stream are no longer reproducible record for record.
         """
         consumer = self._require()
         for tp, msgs in fetched.items():
             self._buffers.setdefault(tp, deque()).extend(msgs)
         now = time.monotonic()
         idle_s = self.runtime.max_idle_ms / 1000.0
+        lagging_only = self.runtime.idle_wait == "lagging"
         empty_since = self._empty_since
         assigned = consumer.assignment()
         out: Batch = []
@@ -331,7 +336,9 @@ class StageLoop:
                     key = (buf[0].timestamp, buf[0].offset, tp.topic, tp.partition, tp)
                     if best is None or key[:4] < best[:4]:
                         best = key
-                elif now - empty_since.setdefault(tp, now) < idle_s:
+                elif now - empty_since.setdefault(tp, now) < idle_s and not (
+                    lagging_only and self._caught_up(consumer, tp)
+                ):
                     blocked = True
             if best is None or blocked:
                 break
@@ -345,6 +352,14 @@ class StageLoop:
             elif len(buf) <= limit and tp in paused:
                 consumer.resume(tp)
         return out
+
+    def _caught_up(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+        """Whether the last fetch said the partition had nothing more: then an empty buffer
+        holds nothing back (Kafka Streams does the same), so an idle stream answers a lone
+        request without waiting `max_idle_ms` for partitions that have nothing to say."""
+        high = consumer.highwater(tp)
+        expected = self._expected.get(tp)
+        return high is not None and expected is not None and expected >= high
 
     async def _seek(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int | None
