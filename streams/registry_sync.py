@@ -56,7 +56,11 @@ class RegistrySync:
     def _register(
         self, m: Member, status: str, seen: Mapping[str, int], reason: str, actor: str
     ) -> int:
-        parent = self.versions.get(m.parent) if m.parent else None
+        # a snapshot of a model registered before descends from that version; a new model
+        # from the model it was started beside
+        parent = self.versions.get(m.model_id)
+        if parent is None and m.parent:
+            parent = self.versions.get(m.parent)
         v = self.registry.register(
             self.name,
             m.model,
