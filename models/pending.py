@@ -27,18 +27,24 @@ class PendingBuffer(Generic[T]):
     (0, 'label')
     """
 
-    def __init__(self, max_size: int = 100_000, max_age_ms: int = 3_600_000) -> None:
+    def __init__(
+        self, max_size: int = 100_000, max_age_ms: int = 3_600_000, keep_evicted: bool = False
+    ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be >= 1")
         if max_age_ms < 1:
             raise ValueError("max_age_ms must be >= 1")
         self.max_size = max_size
         self.max_age_ms = max_age_ms
+        # with keep_evicted, evicted items wait in `evicted` until `drain_evicted` (so a
+        # driver can report each of them, not only count them)
+        self.keep_evicted = keep_evicted
         self._reset()
 
     def _reset(self) -> None:
         self._items: OrderedDict[str, tuple[int, T]] = OrderedDict()
         self.n_evicted = 0
+        self.evicted: list[tuple[str, T]] = []
 
     def __len__(self) -> int:
         return len(self._items)
@@ -50,8 +56,10 @@ class PendingBuffer(Generic[T]):
         self._items[key] = (ts, value)
         self._items.move_to_end(key)
         while len(self._items) > self.max_size:
-            self._items.popitem(last=False)
+            old, (_, gone) = self._items.popitem(last=False)
             self.n_evicted += 1
+            if self.keep_evicted:
+                self.evicted.append((old, gone))
 
     def pop(self, key: str) -> T | None:
         hit = self._items.pop(key, None)
@@ -80,8 +88,14 @@ class PendingBuffer(Generic[T]):
                 break
             del items[key]
             n += 1
+            if self.keep_evicted:
+                self.evicted.append((key, value))
         self.n_evicted += n
         return n
+
+    def drain_evicted(self) -> list[tuple[str, T]]:
+        out, self.evicted = self.evicted, []
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -64,7 +64,7 @@ def run_deployment_bench(
         promotion_window=300,
         promotion_min_samples=100,
     )
-    runs = []
+    runs: list[dict[str, Any]] = []
     for seed in range(seeds):
         wl = Workload(n_events=events, shift_at=shift_at, seed=100 + seed)
         runs.append(

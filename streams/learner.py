@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,9 @@ from streams.records import Prediction
 
 __all__ = ["Label", "Learner"]
 
-Label = tuple[str, int]
+# a delayed label: (event id, label), optionally with where it came from
+# ((topic, partition, offset, raw text), for reporting a label that never meets its event)
+Label = tuple[str, int] | tuple[str, int, tuple[str, int, int, str]]
 
 
 class Learner:
@@ -51,8 +54,22 @@ class Learner:
         self.names = names
         self.model_config = model
         self.deployment = Deployment(model, deployment or DeploymentConfig(), version)
-        self._pending: PendingBuffer[list[Any]] = PendingBuffer(max_pending, label_ttl_ms)
-        self._early: PendingBuffer[int] = PendingBuffer(max_pending, label_ttl_ms)
+        self._pending: PendingBuffer[list[Any]] = PendingBuffer(
+            max_pending, label_ttl_ms, keep_evicted=True
+        )
+        # labels ahead of their event: the label, or [label, source] when the source is known
+        self._early: PendingBuffer[Any] = PendingBuffer(
+            max_pending, label_ttl_ms, keep_evicted=True
+        )
+        # ids of events whose label wait ended (TTL or bound): their label comes too late
+        self._expired: OrderedDict[str, None] = OrderedDict()
+        self._max_pending = max_pending
+        self.n_late_labels = 0  # labels for an event whose wait had ended
+        self.n_unknown_labels = 0  # labels whose event never came within the TTL
+        self.n_unlabelled = 0  # events whose label never came within the TTL
+        # labels that will never be learned, for the driver to report: (reason, event id,
+        # label, source or None)
+        self.unmatched: list[tuple[str, str, int, Any]] = []
         self._accuracy = Accuracy()
         self._rolling = RollingAccuracy(window_size=1000)
         self.n_predicted = 0
@@ -87,7 +104,7 @@ class Learner:
     def n_unmatched_labels(self) -> int:
         """Labels that never met their event (unknown id, or too late), and events whose label
         never came within the TTL."""
-        return self._early.n_evicted + self._pending.n_evicted
+        return self.n_late_labels + self.n_unknown_labels + self.n_unlabelled
 
     @property
     def seen(self) -> dict[str, int]:
@@ -128,6 +145,7 @@ class Learner:
             else:
                 segment.append(it)
         out.extend(self._segment(segment))
+        self._account_evictions()
         return out
 
     def _segment(self, items: Sequence[FeatureRecord | Label]) -> list[Prediction]:
@@ -145,12 +163,12 @@ class Learner:
         for it in items:
             if isinstance(it, FeatureRecord):
                 if it.offset >= 0:
-                    source = f"{it.topic}:{it.partition}"
-                    if it.offset <= seen.get(source, -1):
+                    where = f"{it.topic}:{it.partition}"
+                    if it.offset <= seen.get(where, -1):
                         self.n_replayed += 1
                         continue
-                    seen[source] = it.offset
-                label = it.label if it.label is not None else early.pop(it.event_id)
+                    seen[where] = it.offset
+                label = it.label if it.label is not None else _label(early.pop(it.event_id))
                 if label is None:
                     waiting[it.event_id] = len(rows)
                 rows.append(it.values)
@@ -158,7 +176,8 @@ class Learner:
                 mask.append(label is not None)
                 records.append(it)
                 continue
-            event_id, y = it
+            event_id, y = it[0], it[1]
+            source: Any = it[2] if len(it) > 2 else None
             j = waiting.pop(event_id, -1)
             if j >= 0:
                 late.append((len(rows), j, None))
@@ -166,7 +185,11 @@ class Learner:
             else:
                 hit = pending.pop(event_id)
                 if hit is None:
-                    early.put(event_id, y, self.watermark)
+                    if event_id in self._expired:
+                        self.n_late_labels += 1
+                        self.unmatched.append(("late_label", event_id, y, source))
+                    else:
+                        early.put(event_id, y if source is None else [y, source], self.watermark)
                     continue
                 late.append((len(rows), -1, hit))
                 rows.append(hit[0])
@@ -254,6 +277,21 @@ class Learner:
             for r, j, mid in zip(records, ev_rows.tolist(), serving, strict=True)
         ]
 
+    def _account_evictions(self) -> None:
+        for event_id, _ in self._pending.drain_evicted():
+            self.n_unlabelled += 1
+            self._expired[event_id] = None
+            if len(self._expired) > self._max_pending:
+                self._expired.popitem(last=False)
+        for event_id, value in self._early.drain_evicted():
+            self.n_unknown_labels += 1
+            source = value[1] if isinstance(value, list) else None
+            self.unmatched.append(("unknown_event", event_id, _label(value) or 0, source))
+
+    def drain_unmatched(self) -> list[tuple[str, str, int, Any]]:
+        out, self.unmatched = self.unmatched, []
+        return out
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "deployment": self.deployment.state_dict(),
@@ -263,6 +301,10 @@ class Learner:
             "early": self._early.state_dict(),
             "counters": [self.n_predicted, self.n_learned, self.watermark, self.n_replayed],
             "seen": dict(self._seen),
+            "labels": {
+                "expired": list(self._expired),
+                "counts": [self.n_late_labels, self.n_unknown_labels, self.n_unlabelled],
+            },
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -275,9 +317,21 @@ class Learner:
             int(v) for v in state["counters"]
         )
         self._seen = {str(k): int(v) for k, v in state["seen"].items()}
+        labels = state.get("labels", {"expired": [], "counts": [0, 0, 0]})
+        self._expired = OrderedDict((str(k), None) for k in labels["expired"])
+        self.n_late_labels, self.n_unknown_labels, self.n_unlabelled = (
+            int(v) for v in labels["counts"]
+        )
 
 
 def _stored_predictions(hit: list[Any]) -> dict[str, int]:
     """Each model's prediction stored with a pending event (checkpoints written before
     deployments kept only the served one)."""
     return hit[2] if len(hit) > 2 else {}
+
+
+def _label(value: Any) -> int | None:
+    """The label an early-buffer entry holds (a bare label, or [label, source])."""
+    if value is None:
+        return None
+    return int(value[0]) if isinstance(value, list) else int(value)

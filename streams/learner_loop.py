@@ -62,7 +62,9 @@ class LearnerLoop(StageLoop):
             value = m.value or b""
             try:
                 if tp.topic == t.labels:
-                    items.append(decode_label(value))
+                    event_id, y = decode_label(value)
+                    where = (tp.topic, tp.partition, m.offset, value.decode())
+                    items.append((event_id, y, where))
                     continue
                 if tp.topic == t.alerts:
                     start = drift_control(value, self.stream)
@@ -120,6 +122,7 @@ class LearnerLoop(StageLoop):
                 headers = [("correlation-id", (rec.correlation_id or "").encode())]
                 reply = await send(rec.reply_to, value, key=key, headers=headers, timestamp_ms=ts)
                 reply.add_done_callback(self._reply_done)
+        futs.extend(await self.send_dead(self._unmatched()))
         futs.extend(await self._publish_lifecycle())
         lr = self.learner
         METRICS.set(
@@ -131,7 +134,29 @@ class LearnerLoop(StageLoop):
         METRICS.set("riffle_model_predicted", lr.n_predicted, stream=self.stream, model=lr.model_id)
         METRICS.set("riffle_model_learned", lr.n_learned, stream=self.stream, model=lr.model_id)
         METRICS.set("riffle_unmatched_labels", lr.n_unmatched_labels, stream=self.stream)
+        for outcome, n in (
+            ("late_label", lr.n_late_labels),
+            ("unknown_event", lr.n_unknown_labels),
+            ("unlabelled_event", lr.n_unlabelled),
+        ):
+            METRICS.set("riffle_label_join", n, stream=self.stream, outcome=outcome)
         return futs
+
+    def _unmatched(self) -> list[DeadLetter]:
+        """Labels that will never be learned go to the DLQ with the reason: ``late_label``
+        (its event's wait had ended) or ``unknown_event`` (no event came within the TTL)."""
+        dead = []
+        for reason, event_id, _, source in self.learner.drain_unmatched():
+            topic, partition, offset, raw = source or (self.cfg.topics.labels, -1, -1, "")
+            message = (
+                f"label for event {event_id!r} arrived after the event's label wait ended"
+                if reason == "late_label"
+                else f"no event {event_id!r} arrived within the label TTL"
+            )
+            dead.append(
+                DeadLetter(raw.encode(), None, reason, message, topic, partition, offset, "learner")
+            )
+        return dead
 
     async def _publish_lifecycle(self) -> list[Awaitable[Any]]:
         """Deployment events as alerts (ops see promotions where they see drift) and in the

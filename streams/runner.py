@@ -109,7 +109,7 @@ class EmbeddedRunner:
         by_offset = {r.offset: r for r in out.features}
         mixed: list[FeatureRecord | Label | Control] = [*self._controls]
         self._controls = []
-        labels: list[Label] = []
+        labels: list[tuple[str, int]] = []
         offset = sources[0].offset if sources else 0
         for m in batch:
             if m.kind == "event":
@@ -134,11 +134,15 @@ class EmbeddedRunner:
                     )
                 )
             else:
-                mixed.append(label)
+                mixed.append((*label, (t.labels, 0, res.n_labels, m.value.decode())))
                 labels.append(label)
             res.n_labels += 1
         n_alerts = len(res.alerts)
         preds = self.learner.process_mixed(mixed)
+        for reason, event_id, _, (topic, part, off, raw) in self.learner.drain_unmatched():
+            res.dead.append(
+                DeadLetter(raw.encode(), None, reason, event_id, topic, part, off, "learner")
+            )
         start = len(res.predictions)
         res.predictions.extend(preds)
         res.alerts.extend(self.monitor.on_features(out.features))

@@ -94,6 +94,8 @@ def fresh_raw(**overrides: Any) -> dict[str, Any]:
     name = f"t{uuid.uuid4().hex[:10]}"
     stream = raw["streams"].pop("payments")
     stream["features"]["name"] = name  # Redis keys are per view: keep tests apart
+    for view in stream.get("views", []):
+        view["name"] = f"{view['name']}_{name}"
     for key, value in overrides.items():
         stream.setdefault(key, {}).update(value) if isinstance(value, dict) else stream.update(
             {key: value}

@@ -124,3 +124,23 @@ def test_records_replayed_by_a_restarted_feature_stage_are_skipped() -> None:
     assert twice.model.state_dict()["1.weights"].tolist() == (
         once.model.state_dict()["1.weights"].tolist()
     )
+
+
+def test_late_and_unknown_labels_are_reported_with_their_source() -> None:
+    learner = Learner("s", NAMES, ModelConfig(), max_pending=2)
+    x = [0.0, 0.0, 0.0]
+    learner.process([FeatureRecord(f"e{i}", "k", i, x, None, "v", 1) for i in range(4)])
+    assert learner.n_unlabelled == 2  # e0 and e1 left the bounded wait
+    where = ("s.labels", 0, 7, '{"event_id": "e0", "label": 1}')
+    assert learner.process_labels([("e0", 1, where), ("e3", 0), ("ghost", 1)]) == 1
+    assert learner.drain_unmatched() == [("late_label", "e0", 1, where)]
+    # the ghost's label waits for its event until the TTL (in event time) ends
+    learner.process([FeatureRecord("e9", "k", 3_600_000 + 10, x, None, "v", 1)])
+    assert learner.drain_unmatched() == [("unknown_event", "ghost", 1, None)]
+    assert (learner.n_late_labels, learner.n_unknown_labels) == (1, 1)
+    # the counters and the late-label memory survive a checkpoint
+    again = Learner("s", NAMES, ModelConfig(), max_pending=2)
+    again.load_state_dict(learner.state_dict())
+    again.process_labels([("e1", 0)])
+    assert again.drain_unmatched()[0][:2] == ("late_label", "e1")
+    assert again.n_unmatched_labels == learner.n_unmatched_labels + 1
