@@ -87,6 +87,13 @@ class DemoReport:
             "resolved_records": len(self.alerts) - len(firing),
             "injected_anomalies": len(injected),
             "injected_anomalies_flagged": len(injected & flagged),
+            # champion/challenger: lifecycle events in order, and who served how many events
+            "deployment": [
+                f"{a.details.get('action')} {a.details.get('model') or ''}".strip()
+                for a in self.alerts
+                if a.detector == "deployment"
+            ],
+            "served_by": dict(Counter(p.model for p in self.predictions.values())),
         }
         if lat is not None:
             out["latency_ms"] = {
