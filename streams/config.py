@@ -183,6 +183,11 @@ class RuntimeConfig:
     checkpoint_interval_s: float = 5.0
     web_port: int = 6066
     web_host: str = "127.0.0.1"
+    # Kafka consumer session: how long a dead worker keeps its partitions
+    session_timeout_ms: int = 10_000
+    # static group membership (one id per worker process, stable across restarts; env
+    # RIFFLE_INSTANCE_ID): a restarted worker takes its partitions back without a rebalance
+    instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,10 +275,13 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     _only(runtime_raw, "runtime", set(RuntimeConfig.__dataclass_fields__))
     if "RIFFLE_WEB_HOST" in env:
         runtime_raw["web_host"] = env["RIFFLE_WEB_HOST"]
+    if "RIFFLE_INSTANCE_ID" in env:
+        runtime_raw["instance_id"] = env["RIFFLE_INSTANCE_ID"]
     runtime = RuntimeConfig(**runtime_raw)
     _positive("runtime.batch_size", runtime.batch_size)
     _positive("runtime.batch_timeout_ms", runtime.batch_timeout_ms)
     _positive("runtime.max_idle_ms", runtime.max_idle_ms)
+    _positive("runtime.session_timeout_ms", runtime.session_timeout_ms)
     if runtime.idle_wait not in ("always", "lagging"):
         raise ConfigError("runtime.idle_wait", 'must be "always" or "lagging"')
     _positive("runtime.checkpoint_interval_s", runtime.checkpoint_interval_s)

@@ -118,9 +118,16 @@ class StageLoop:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        static: dict[str, Any] = {}
+        if self.runtime.instance_id:
+            # static membership: a restarted worker with the same id gets its partitions back
+            # at once instead of after the dead one's session times out
+            static["group_instance_id"] = f"{self.runtime.instance_id}.{self.stream}.{self.stage}"
         self._consumer = AIOKafkaConsumer(
             **self.kafka.client_options(),
+            **static,
             group_id=self.group_id,
+            session_timeout_ms=self.runtime.session_timeout_ms,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.runtime.batch_timeout_ms,
