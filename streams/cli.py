@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -181,9 +182,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
         else:
             from streams.recovery_bench import run_recovery_bench
 
-            result = asyncio.run(
-                run_recovery_bench(cfg, stream, runs=args.runs, events=args.events)
+            # as configured, then with static group membership (a restarted worker gets its
+            # partitions back without waiting for the dead one's session to time out)
+            static = dataclasses.replace(
+                cfg, runtime=dataclasses.replace(cfg.runtime, instance_id="riffle-bench")
             )
+            result = {
+                "default": asyncio.run(
+                    run_recovery_bench(cfg, stream, runs=args.runs, events=args.events)
+                ),
+                "static_membership": asyncio.run(
+                    run_recovery_bench(static, stream, runs=args.runs, events=args.events)
+                ),
+            }
         return _write_bench(result, args.output or f"bench/results/{args.what}.json")
     raise RiffleError(f"unknown benchmark {args.what!r}")
 
