@@ -10,7 +10,12 @@ from featurestore.client import (
     FeatureServingError,
     FeatureVector,
 )
-from featurestore.exceptions import FeatureStoreError, InvalidEventError, StoreUnavailableError
+from featurestore.exceptions import (
+    FeatureStoreError,
+    InvalidEventError,
+    NativeUnavailableError,
+    StoreUnavailableError,
+)
 from featurestore.memory_store import InMemoryStore
 from featurestore.processor import FeatureBatch, FeatureProcessor
 from featurestore.record import DeadLetter, FeatureRecord, SourceRecord
@@ -48,6 +53,7 @@ __all__ = [
     "InMemoryStore",
     "InvalidEventError",
     "InvalidRequestError",
+    "NativeUnavailableError",
     "OnlineStore",
     "RedisStore",
     "SourceRecord",

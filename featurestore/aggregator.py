@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from featurestore.aggregation import WINDOWED
-from featurestore.exceptions import InvalidEventError
-from featurestore.group_layout import unique
-from featurestore.pane_group import PaneGroup
-from featurestore.sketch import hash_value
-from featurestore.sliding_group import SlidingGroup
+import numpy as np
+
+from featurestore.agg_plan import AggPlan
+from featurestore.exceptions import InvalidEventError, NativeUnavailableError
+from featurestore.native_engine import NativeEngine, native_engine
+from featurestore.py_engine import PyEngine
+from featurestore.sketch import hash_key
 from featurestore.view import FeatureView
 
 __all__ = ["Aggregator"]
 
-_EWM_HORIZON = 64  # half-lives after which an old event weighs < 2**-64 of a new one
 _LIMIT = 1e150  # larger values could overflow sums of squares
 _NEVER = -(2**62)  # the watermark before any event (event times may be negative)
-
-
-class _Entity:
-    __slots__ = ("ewm", "groups", "newest", "raw", "tsl")
-
-    def __init__(self, groups: list[Any], n_ewm: int) -> None:
-        self.newest: int | None = None
-        self.raw: list[Any] = []  # passthrough (and one-hot input) values of the newest event
-        self.tsl: list[float] = []  # time_since_last values of the newest event
-        self.groups = groups
-        self.ewm = [[0, 0.0, 0.0] for _ in range(n_ewm)]  # [reference ts, weighted sum, weight]
 
 
 class Aggregator:
@@ -39,6 +28,10 @@ class Aggregator:
     is refused (``late_event``); any other event is folded in exactly, whatever its order, and
     state no accepted event can reach any more is evicted.
 
+    The state lives in C when the native engine is available (``native``: None to use it if it
+    is, False for the Python engine, True to insist), else in Python; both give the same floats
+    and the same checkpoints.
+
     >>> from featurestore.view import FeatureView
     >>> view = FeatureView("v", window="1s", fields=("x",), aggregations=("count", "mean"))
     >>> agg = Aggregator(view)
@@ -48,73 +41,51 @@ class Aggregator:
     [3.0, 3.6666666666666665]
     """
 
-    def __init__(self, view: FeatureView) -> None:
+    LIMIT: ClassVar[float] = _LIMIT  # the largest magnitude a value may have
+
+    def __init__(self, view: FeatureView, native: bool | None = None) -> None:
         self.view = view
-        specs = view.specs
-        self.num_fields: tuple[str, ...] = tuple(
-            unique([s.field for s in specs if s.field is not None and s.kind != "distinct"])
-        )
-        self.key_fields: tuple[str, ...] = tuple(
-            unique([s.field for s in specs if s.kind == "distinct"])
-        )
-        num_pos = {f: i for i, f in enumerate(self.num_fields)}
-        key_pos = {f: i for i, f in enumerate(self.key_fields)}
-        windows = unique([s.window_spec for s in specs if s.kind in WINDOWED])
-        self._groups: list[PaneGroup | SlidingGroup] = []
-        for w in windows:
-            members = [s for s in specs if s.kind in WINDOWED and s.window_spec == w]
-            cls = SlidingGroup if w.kind == "sliding" else PaneGroup
-            self._groups.append(cls(w, members, num_pos, key_pos))
-        self._ewm = [(num_pos[s.field], s.half_life_ms) for s in specs if s.kind == "ewm"]  # type: ignore[index]
-        self._tsl = [s.window_spec.size_ms for s in specs if s.kind == "time_since_last"]
-        # output order: (source, index, position in that source's answer)
-        self._plan: list[tuple[str, int, int]] = []
-        per_group = [0] * len(self._groups)
-        ewm_i = tsl_i = 0
-        for s in specs:
-            if s.kind in WINDOWED:
-                gi = windows.index(s.window_spec)
-                self._plan.append(("group", gi, per_group[gi]))
-                per_group[gi] += 1
-            elif s.kind == "ewm":
-                self._plan.append(("ewm", ewm_i, 0))
-                ewm_i += 1
-            else:
-                self._plan.append(("tsl", tsl_i, 0))
-                tsl_i += 1
-        self.lateness = view.lateness_ms
-        longest = max([w.size_ms for w in windows] + self._tsl + [0])
-        ewm_reach = max([h * _EWM_HORIZON for _, h in self._ewm] + [0])
-        self._reach = max(longest, ewm_reach)
-        # eviction scans every entity, so it runs once per shortest window of event time
-        self._evict_step = max(1, min([w.pane_ms for w in windows] + self._tsl + [60_000]))
+        plan = AggPlan(view)
+        self.num_fields = plan.num_fields
+        self.key_fields = plan.key_fields
+        self.lateness = plan.lateness
+        self._plan = plan
+        engine: NativeEngine | PyEngine | None = None
+        if native is not False:
+            engine = native_engine(plan)
+            if engine is None and native:
+                raise NativeUnavailableError(
+                    "the native aggregator is off (RIFFLE_NO_NATIVE) or has no C compiler"
+                )
+        self._engine = engine if engine is not None else PyEngine(plan)
+        self.native = self._engine.native
         self._reset()
 
     def _reset(self) -> None:
-        self._state: dict[str, _Entity] = {}
+        self._engine.reset()
         self.watermark = _NEVER  # the newest event time seen
-        self._seq = 0
         self._evicted_at = _NEVER
 
     def __len__(self) -> int:
-        return len(self._state)
-
-    def _new_entity(self) -> _Entity:
-        return _Entity([g.new_state() for g in self._groups], len(self._ewm))
+        return len(self._engine)
 
     def check(self, ts: int, nums: Sequence[float]) -> None:
         """Raise `InvalidEventError` if `update` would refuse the event; changes nothing."""
+        self.check_time(ts)
+        for i, v in enumerate(nums):
+            if not -_LIMIT < v < _LIMIT:
+                raise InvalidEventError(
+                    "overflow", f"field {self.num_fields[i]!r} is too large to aggregate: {v!r}"
+                )
+
+    def check_time(self, ts: int) -> None:
+        """`check` for callers whose values are known to be small enough to aggregate."""
         if ts < self.watermark - self.lateness:
             raise InvalidEventError(
                 "late_event",
                 f"event time {ts} is more than {self.lateness} ms behind the newest event "
                 f"time seen ({self.watermark})",
             )
-        for i, v in enumerate(nums):
-            if not -_LIMIT < v < _LIMIT:
-                raise InvalidEventError(
-                    "overflow", f"field {self.num_fields[i]!r} is too large to aggregate: {v!r}"
-                )
 
     def update(
         self,
@@ -130,84 +101,66 @@ class Aggregator:
         JSON value), ``raw`` the passthrough values kept for `current`.
         """
         self.check(ts, nums)
-        hashes = [hash_value(k) for k in keys]
-        st = self._state.get(entity)
-        if st is None:
-            st = self._state[entity] = self._new_entity()
-        self._seq += 1
-        prev = st.newest
-        tsl = [float(w) if prev is None else float(min(w, max(0, ts - prev))) for w in self._tsl]
-        answers: list[list[float]] = []
-        for g, gs in zip(self._groups, st.groups, strict=True):
-            if isinstance(g, PaneGroup):
-                answers.append(g.update(gs, ts, nums, hashes))
-            else:
-                answers.append(g.update(gs, ts, self._seq, nums, hashes))
-        for (i, half), acc in zip(self._ewm, st.ewm, strict=True):
-            if acc[2] == 0.0 or ts >= acc[0]:
-                decay = 2.0 ** (-(ts - acc[0]) / half) if acc[2] else 0.0
-                acc[0], acc[1], acc[2] = ts, acc[1] * decay + nums[i], acc[2] * decay + 1.0
-            else:
-                w = 2.0 ** (-(acc[0] - ts) / half)
-                acc[1] += nums[i] * w
-                acc[2] += w
-        if prev is None or ts >= prev:
-            st.newest = ts
-            st.raw = list(raw)
-            st.tsl = tsl
+        return self.step(entity, ts, nums, [hash_key(k) for k in keys], list(raw))[0]
+
+    def step(
+        self, entity: str, ts: int, nums: Sequence[float], hashes: Sequence[int], raw: list[Any]
+    ) -> tuple[list[float], bool]:
+        """`update` of a checked event with its keys hashed (`hash_key`); also tells whether
+        the event is the entity's newest. The aggregator keeps ``raw``."""
         if ts > self.watermark:
             self.watermark = ts
-        return self._assemble(answers, st.ewm, tsl)
+        return self._engine.step(entity, ts, nums, hashes, raw)
 
-    def _assemble(
-        self, answers: list[list[float]], ewm: list[list[Any]], tsl: list[float]
-    ) -> list[float]:
-        out: list[float] = []
-        for source, i, j in self._plan:
-            if source == "group":
-                out.append(answers[i][j])
-            elif source == "ewm":
-                out.append(ewm[i][1] / ewm[i][2])
-            else:
-                out.append(tsl[i])
-        return out
+    def fold(
+        self, entity: str, ts: int, nums: Sequence[float], hashes: Sequence[int], raw: list[Any]
+    ) -> None:
+        """`step` without the event's aggregates: for views that only serve the newest vector
+        (`current`)."""
+        if ts > self.watermark:
+            self.watermark = ts
+        self._engine.fold(entity, ts, nums, hashes, raw)
+
+    def run(
+        self,
+        entities: Sequence[str],
+        ts: Sequence[int],
+        nums: Sequence[float],
+        hashes: Sequence[int],
+        raws: Sequence[Sequence[Any]],
+        answer: bool,
+    ) -> tuple[np.ndarray[Any, np.dtype[np.float64]] | None, Sequence[int]]:
+        """`step` (or with ``answer`` False, `fold`) of a batch of checked events, in order:
+        their entities, times, numeric values and key hashes (flat, one event after the other)
+        and passthrough values. Returns the aggregates of each event, a row each (None without
+        ``answer``), and whether each is its entity's newest (1 or 0). The native engine's
+        fast path: one call into C per batch."""
+        if ts and max(ts) > self.watermark:
+            self.watermark = max(ts)
+        return self._engine.run(entities, ts, nums, hashes, raws, answer)
 
     def newest_ts(self, entity: str) -> int:
         """The newest event time folded in for the entity (-1 if none)."""
-        st = self._state.get(entity)
-        return -1 if st is None or st.newest is None else st.newest
+        return self._engine.newest_ts(entity)
 
     def current(self, entity: str) -> tuple[int, list[Any], list[float]] | None:
         """The entity's newest event time, its passthrough values, and the aggregates as of that
         time over every event folded in so far (what the online store should hold)."""
-        st = self._state.get(entity)
-        if st is None or st.newest is None:
-            return None
-        t = st.newest
-        answers = [g.values(gs, t) for g, gs in zip(self._groups, st.groups, strict=True)]
-        return t, st.raw, self._assemble(answers, st.ewm, st.tsl)
+        return self._engine.current(entity)
+
+    def current_many(self, entities: Sequence[str]) -> list[tuple[int, list[Any], list[float]]]:
+        """`current` of entities that have state (in one call into C)."""
+        return self._engine.current_many(entities)
 
     def evict(self, force: bool = False) -> int:
         """Drop state no accepted event can reach; returns how many entities left memory.
 
         Runs when the watermark moved a step since the last run (results never depend on it).
         """
-        if not force and self.watermark - self._evicted_at < self._evict_step:
+        if not force and self.watermark - self._evicted_at < self._plan.evict_step:
             return 0
         self._evicted_at = self.watermark
-        horizon = self.watermark - self.lateness  # no accepted event is older
-        gone = []
-        for e, st in self._state.items():
-            empty = True
-            for g, gs in zip(self._groups, st.groups, strict=True):
-                g.evict(gs, horizon)
-                if gs if isinstance(g, PaneGroup) else not g.is_empty(gs, horizon):
-                    empty = False
-            if empty and (st.newest is None or st.newest <= horizon - self._reach):
-                gone.append(e)
-        for e in gone:
-            del self._state[e]
-        return len(gone)
+        return self._engine.evict(self.watermark - self.lateness)  # no accepted event is older
 
     def _spec(self) -> list[Any]:
         v = self.view
@@ -216,22 +169,12 @@ class Aggregator:
     def state_dict(self) -> dict[str, Any]:
         """A JSON-able snapshot of the state. It shares lists with the live state: encode it
         before processing goes on."""
-        entities = {
-            e: [
-                st.newest,
-                st.raw,
-                st.tsl,
-                [list(a) for a in st.ewm],
-                [g.to_json(gs) for g, gs in zip(self._groups, st.groups, strict=True)],
-            ]
-            for e, st in self._state.items()
-        }
         return {
             "view": self.view.qualified_name,
             "spec": self._spec(),
-            "entities": entities,
+            "entities": self._engine.entities(),
             "watermark": self.watermark,
-            "seq": self._seq,
+            "seq": self._engine.seq,
             "evicted_at": self._evicted_at,
         }
 
@@ -242,13 +185,6 @@ class Aggregator:
                 f"not {self.view.qualified_name!r} with {self._spec()}"
             )
         self._reset()
-        for e, (newest, raw, tsl, ewm, groups) in state["entities"].items():
-            st = _Entity([g.from_json(x) for g, x in zip(self._groups, groups, strict=True)], 0)
-            st.newest = None if newest is None else int(newest)
-            st.raw = list(raw)
-            st.tsl = [float(v) for v in tsl]
-            st.ewm = [[int(a[0]), float(a[1]), float(a[2])] for a in ewm]
-            self._state[str(e)] = st
+        self._engine.load(state["entities"], int(state["seq"]))
         self.watermark = int(state["watermark"])
-        self._seq = int(state["seq"])
         self._evicted_at = int(state["evicted_at"])

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["FeatureStoreError", "InvalidEventError", "StoreSchemaError", "StoreUnavailableError"]
+__all__ = [
+    "FeatureStoreError",
+    "InvalidEventError",
+    "NativeUnavailableError",
+    "StoreSchemaError",
+    "StoreUnavailableError",
+]
 
 
 class FeatureStoreError(Exception):
@@ -31,3 +37,7 @@ class StoreUnavailableError(FeatureStoreError):
 
 class StoreSchemaError(FeatureStoreError):
     """A stored vector does not match the view definition reading it."""
+
+
+class NativeUnavailableError(FeatureStoreError, RuntimeError):
+    """Native code was required but is off (``RIFFLE_NO_NATIVE``) or cannot be built."""

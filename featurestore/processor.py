@@ -33,7 +33,9 @@ class FeatureProcessor:
     """Validates events, updates per-entity windows and builds feature vectors.
 
     Pure: no I/O. Drivers (the embedded runner, the Kafka worker, batch scoring) feed it batches
-    and ship its outputs. Its state is what a checkpoint must hold to resume exactly.
+    and ship its outputs. Its state is what a checkpoint must hold to resume exactly. The views'
+    state lives in C when the native engine is available (``native``: see `Aggregator`), which
+    folds a batch per call; the results and checkpoints are the same either way.
 
     >>> from featurestore.schema import EventSchema, FieldSpec
     >>> from featurestore.record import SourceRecord
@@ -51,17 +53,22 @@ class FeatureProcessor:
     """
 
     def __init__(
-        self, schema: EventSchema, view: FeatureView, extra_views: Sequence[FeatureView] = ()
+        self,
+        schema: EventSchema,
+        view: FeatureView,
+        extra_views: Sequence[FeatureView] = (),
+        native: bool | None = None,
     ) -> None:
         names = [v.name for v in (view, *extra_views)]
         if len(set(names)) != len(names):
             raise ValueError(f"feature view names must be distinct, got {names}")
         self.schema = schema
+        self._unpack = schema.unpacker()
         self.view = view
         self.names = view.feature_names
-        self._primary = ViewState(schema, view)
+        self._primary = ViewState(schema, view, native)
         self._views = {view.name: self._primary}
-        self._views.update((v.name, ViewState(schema, v)) for v in extra_views)
+        self._views.update((v.name, ViewState(schema, v, native)) for v in extra_views)
         self.n_processed = 0
         self.n_dead = 0
 
@@ -72,27 +79,37 @@ class FeatureProcessor:
 
     def process(self, records: Sequence[SourceRecord]) -> FeatureBatch:
         out = FeatureBatch()
-        decode = self.schema.decode
+        unpack = self._unpack
         max_future = self.schema.max_future_ms
         primary = self._primary
         every = list(self._views.values())
         for vs in every:
             vs.begin()
+        features, dead = out.features, out.dead
+        name, version, names = self.view.name, self.view.version, self.names
+        deferred = primary.deferred
+        # deferred (native engine): the primary view's events, built into records at the end
+        queue: list[tuple[SourceRecord, str, int, int | None, str | None, str | None]] = []
+        max_ts = n = 0
         for rec in records:
             try:
-                event = decode(rec.value)
-                if rec.timestamp > 0 and event.ts > rec.timestamp + max_future:
+                event_id, entity, ts, fields, label = unpack(rec.value)
+                if rec.timestamp > 0 and ts > rec.timestamp + max_future:
                     raise InvalidEventError(
                         "future_timestamp",
-                        f"event time {event.ts} is more than {max_future} ms after it was "
+                        f"event time {ts} is more than {max_future} ms after it was "
                         f"produced ({rec.timestamp})",
                     )
-                reply_to, correlation_id, only = _headers(rec.headers)
-                targets = every if only is None else self._targets(only)
+                if rec.headers:
+                    reply_to, correlation_id, only = _headers(rec.headers)
+                    targets = every if only is None else self._targets(only)
+                else:
+                    reply_to = correlation_id = None
+                    targets = every
                 for vs in targets:  # all views take the event, or none does
-                    vs.check(event)
+                    vs.check(ts, fields)
             except InvalidEventError as exc:
-                out.dead.append(
+                dead.append(
                     DeadLetter(
                         rec.value,
                         rec.key,
@@ -105,36 +122,63 @@ class FeatureProcessor:
                 )
                 continue
             for vs in targets:
-                entity, values = vs.fold(event)
                 if vs is not primary:
-                    v = vs.view
-                    vec = FeatureRecord(
-                        "", entity, event.ts, values, None, v.name, v.version, names=vs.names
-                    )
-                    vs.note(entity, event.ts, vec)
+                    vs.fold(entity, ts, fields)
                     continue
+                if deferred:
+                    vs.add(entity, ts, fields)
+                    queue.append((rec, event_id, ts, label, reply_to, correlation_id))
+                    continue
+                key, values, newest = vs.step(entity, ts, fields)
                 fr = FeatureRecord(
-                    event.id,
-                    entity,
-                    event.ts,
+                    event_id,
+                    key,
+                    ts,
                     values,
-                    event.label,
-                    self.view.name,
-                    self.view.version,
+                    label,
+                    name,
+                    version,
                     rec.topic,
                     rec.partition,
                     rec.offset,
                     reply_to,
                     correlation_id,
-                    self.names,
+                    names,
                     rec.timestamp,
                 )
-                out.features.append(fr)
-                vs.note(entity, event.ts, fr)
-            if event.ts > out.max_ts:
-                out.max_ts = event.ts
-            self.n_processed += 1
-        self.n_dead += len(out.dead)
+                features.append(fr)
+                vs.note(key, fr, newest)
+            if ts > max_ts:
+                max_ts = ts
+            n += 1
+        if queue:
+            keys, vectors, flags = primary.results()
+            built = [
+                FeatureRecord(
+                    event_id,
+                    key,
+                    ts,
+                    values,
+                    label,
+                    name,
+                    version,
+                    source.topic,
+                    source.partition,
+                    source.offset,
+                    reply_to,
+                    correlation_id,
+                    names,
+                    source.timestamp,
+                )
+                for (source, event_id, ts, label, reply_to, correlation_id), key, values in zip(
+                    queue, keys, vectors, strict=True
+                )
+            ]
+            features += built
+            primary.note_many(keys, built, flags)
+        out.max_ts = max_ts
+        self.n_processed += n
+        self.n_dead += len(dead)
         out.latest = primary.finish()
         for vs in every:
             if vs is not primary:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ import orjson
 
 from featurestore.exceptions import InvalidEventError
 
-__all__ = ["Event", "EventSchema", "FieldSpec"]
+__all__ = ["Event", "EventParts", "EventSchema", "FieldSpec"]
 
 _MAX_TS = 2**53  # milliseconds that a float64 still holds exactly
 
@@ -41,6 +42,10 @@ class Event:
     ts: int
     fields: dict[str, float | int | bool | str | None]
     label: int | None = None
+
+
+# id, entity, event time (epoch ms), typed fields, label: an `Event`'s fields, in order
+EventParts = tuple[str, str, int, dict[str, float | int | bool | str | None], int | None]
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,61 @@ class EventSchema:
 
     def decode(self, raw: bytes) -> Event:
         """Parse and validate one raw record; raise `InvalidEventError` with the reason."""
+        return Event(*self._check(self._load(raw)))
+
+    def validate(self, obj: Mapping[str, Any]) -> Event:
+        """Validate an already parsed event."""
+        return Event(*self._check(obj))
+
+    def unpacker(self) -> Callable[[bytes], EventParts]:
+        """`decode` as a function for hot loops: it returns the `Event`'s fields as a tuple,
+        ``fields`` being the parsed object itself when that holds every schema field with its
+        exact type (building the dataclass and a copy of the fields would cost as much as the
+        validation). The same events pass, with the same values; any other takes `decode`'s
+        checks and errors."""
+        max_bytes, loads, check = self.max_event_bytes, orjson.loads, self._check
+        label_field = self.label_field
+        kinds = [spec.type for spec in self.fields.values()]
+        # id, entity and event time, then the fields: their types in the common case (times in
+        # seconds need converting: they never match and take the checks)
+        pick = operator.itemgetter(
+            self.id_field, self.entity_field, self.timestamp_field, *self.fields
+        )
+        types = [str, str, int if self.timestamp_unit == "ms" else type(None)]
+        types += [_EXACT[k] for k in kinds]
+        # orjson's floats are finite, so a min and a max range-check the numbers
+        pick_numbers = _pick([3 + i for i, k in enumerate(kinds) if k in ("float", "int")])
+        limit = self.max_abs_value
+
+        def unpack(raw: bytes) -> EventParts:
+            if len(raw) > max_bytes:
+                return check(self._load(raw))  # raises
+            try:
+                obj = loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise _classify_json_error(raw, exc) from None
+            if type(obj) is not dict:
+                return check(self._load(raw))
+            try:
+                values = pick(obj)
+            except KeyError:
+                return check(obj)
+            label = obj.get(label_field)
+            if (
+                list(map(type, values)) == types
+                and values[0]
+                and values[1]
+                and 0 <= values[2] < _MAX_TS
+                and (label is None or (type(label) is int and 0 <= label <= 1))
+            ):
+                numbers = pick_numbers(values)
+                if not numbers or (-limit <= min(numbers) and max(numbers) <= limit):
+                    return values[0], values[1], values[2], obj, label
+            return check(obj)
+
+        return unpack
+
+    def _load(self, raw: bytes) -> dict[str, Any]:
         if len(raw) > self.max_event_bytes:
             raise InvalidEventError(
                 "oversized", f"record is {len(raw)} bytes, the limit is {self.max_event_bytes}"
@@ -97,21 +157,21 @@ class EventSchema:
             raise _classify_json_error(raw, exc) from None
         if not isinstance(obj, dict):
             raise InvalidEventError("not_an_object", "event must be a JSON object")
-        return self.validate(obj)
+        return obj
 
-    def validate(self, obj: Mapping[str, Any]) -> Event:
-        """Validate an already parsed event."""
-        event_id = obj.get(self.id_field)
+    def _check(self, obj: Mapping[str, Any]) -> EventParts:
+        get = obj.get
+        event_id = get(self.id_field)
         if not isinstance(event_id, str | int) or isinstance(event_id, bool) or event_id == "":
             raise InvalidEventError(
                 "missing_field", f"missing or invalid id field {self.id_field!r}"
             )
-        entity = obj.get(self.entity_field)
+        entity = get(self.entity_field)
         if not isinstance(entity, str | int) or isinstance(entity, bool) or entity == "":
             raise InvalidEventError(
                 "missing_field", f"missing or invalid entity field {self.entity_field!r}"
             )
-        ts = obj.get(self.timestamp_field)
+        ts = get(self.timestamp_field)
         if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
             raise InvalidEventError(
                 "missing_field", f"missing or invalid timestamp field {self.timestamp_field!r}"
@@ -121,12 +181,22 @@ class EventSchema:
             raise InvalidEventError(
                 "invalid_timestamp", f"timestamp {ts!r} is outside 1970 .. year 285,000"
             )
+        values = self._check_fields(get)
+        label = get(self.label_field)
+        if label is not None:
+            if label not in (0, 1) or isinstance(label, float):
+                raise InvalidEventError(
+                    "invalid_label", f"label field {self.label_field!r} must be 0, 1, true or false"
+                )
+            label = int(label)
+        return str(event_id), str(entity), ts_ms, values, label
+
+    def _check_fields(self, get: Any) -> dict[str, float | int | bool | str | None]:
         values: dict[str, float | int | bool | str | None] = {}
         limit = self.max_abs_value
         for name, spec in self.fields.items():
-            value = obj.get(name)
+            value = get(name)
             kind = spec.type
-            # fast paths for the common cases; anything else takes the general checks below
             if type(value) is float and kind == "float" and -limit <= value <= limit:
                 values[name] = value
                 continue
@@ -148,14 +218,21 @@ class EventSchema:
                     "out_of_range", f"field {name!r} exceeds ±{self.max_abs_value:g}"
                 )
             values[name] = checked
-        label = obj.get(self.label_field)
-        if label is not None:
-            if label not in (0, 1) or isinstance(label, float):
-                raise InvalidEventError(
-                    "invalid_label", f"label field {self.label_field!r} must be 0, 1, true or false"
-                )
-            label = int(label)
-        return Event(str(event_id), str(entity), ts_ms, values, label)
+        return values
+
+
+_EXACT = {"float": float, "int": int, "bool": bool, "str": str}
+Pick = Callable[[Any], tuple[Any, ...]]
+
+
+def _pick(keys: list[Any]) -> Pick:
+    """A function taking the items at ``keys`` of a mapping or sequence, as a tuple."""
+    if len(keys) == 1:
+        (key,) = keys
+        return lambda xs: (xs[key],)
+    if not keys:
+        return lambda _: ()
+    return operator.itemgetter(*keys)
 
 
 def _check_type(name: str, kind: str, value: Any) -> float | int | bool | str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Sketch", "hash_value", "sketch_add", "sketch_estimate", "sketch_merge"]
+__all__ = ["Sketch", "hash_key", "hash_value", "sketch_add", "sketch_estimate", "sketch_merge"]
 
 SPARSE_MAX = 64  # distinct values held exactly before switching to registers
 _MASK = (1 << 64) - 1
@@ -26,6 +26,25 @@ def hash_value(value: object) -> int:
     """A stable 64-bit hash of a field value (strings and numbers never collide by type)."""
     raw = b"s:" + value.encode() if isinstance(value, str) else b"n:" + repr(float(value)).encode()  # type: ignore[arg-type]  # numbers only, checked by the schema
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+
+
+_STR_HASHES: dict[str, int] = {}
+_STR_HASHES_MAX = 1 << 16  # keys remembered, each at most _STR_KEY_MAX characters
+_STR_KEY_MAX = 256
+
+
+def hash_key(value: object) -> int:
+    """`hash_value`, remembered for strings: distinct keys (merchants, devices) repeat, and a
+    blake2b digest costs more than the rest of a distinct count's update. Numbers are hashed
+    each time: equal numbers (0.0 and -0.0) may hash apart, so they cannot share a dict slot."""
+    if type(value) is not str or len(value) > _STR_KEY_MAX:
+        return hash_value(value)
+    h = _STR_HASHES.get(value)
+    if h is None:
+        if len(_STR_HASHES) >= _STR_HASHES_MAX:
+            _STR_HASHES.clear()  # bounded memory; a cold start costs one digest per key
+        h = _STR_HASHES[value] = hash_value(value)
+    return h
 
 
 def _register(h: int, p: int) -> tuple[int, int]:

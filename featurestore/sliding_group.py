@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from featurestore._codegen import compile_function
 from featurestore.aggregation import Aggregation
-from featurestore.group_layout import GroupLayout
+from featurestore.group_layout import GroupLayout, unique
+from featurestore.pane_group import FAR
 from featurestore.window import Window
 
 __all__ = ["SlidingGroup"]
@@ -54,8 +57,14 @@ class SlidingGroup:
     ) -> None:
         self.window = window
         self.size = window.size_ms
-        layout = GroupLayout.of(specs, num_pos, key_pos)
+        self.layout = layout = GroupLayout.of(specs, num_pos, key_pos)
         self.fidx, self.didx, self.plan = layout.fidx, layout.didx, layout.plan
+        self._vals = _picker(self.fidx)
+        self._keys = _picker(self.didx)
+        # only the fields a min or max reads keep a deque (they are not checkpointed)
+        self._min_fields = unique([j for kind, j in self.plan if kind == "min"])
+        self._max_fields = unique([j for kind, j in self.plan if kind == "max"])
+        self._running = self._compile_running()
 
     def new_state(self) -> Slide:
         return Slide(len(self.fidx), len(self.didx))
@@ -63,8 +72,19 @@ class SlidingGroup:
     def update(
         self, st: Slide, ts: int, seq: int, nums: Sequence[float], hashes: Sequence[int]
     ) -> list[float]:
-        vals = tuple(nums[i] for i in self.fidx)
-        keys = tuple(hashes[i] for i in self.didx)
+        """Fold an event in; return the aggregates of its window ``(ts - size, ts]``."""
+        pos = self.fold(st, ts, seq, nums, hashes)
+        if pos < 0:
+            return self._running(st)
+        lo = bisect.bisect_right(st.buf, ts - self.size, key=_ts)
+        return self._scan(st.buf[lo : pos + 1])
+
+    def fold(
+        self, st: Slide, ts: int, seq: int, nums: Sequence[float], hashes: Sequence[int]
+    ) -> int:
+        """Fold an event in; return -1 if it is the entity's newest, else where it went."""
+        vals: tuple[float, ...] = self._vals(nums)
+        keys: tuple[int, ...] = self._keys(hashes)
         item: Item = (ts, seq, vals, keys)
         buf = st.buf
         if not st.k:
@@ -73,37 +93,45 @@ class SlidingGroup:
         if ts >= newest:
             buf.append(item)
             self._add(st, item)
-            for f, v in enumerate(vals):
-                mn, mx = st.mins[f], st.maxs[f]
+            for f in self._min_fields:
+                v = vals[f]
+                mn = st.mins[f]
                 while mn and mn[-1][1] >= v:
                     mn.pop()
                 mn.append((ts, v))
+            for f in self._max_fields:
+                v = vals[f]
+                mx = st.maxs[f]
                 while mx and mx[-1][1] <= v:
                     mx.pop()
                 mx.append((ts, v))
-            self._expire(st, ts - self.size)
-            return self._running(st)
-        pos = bisect.bisect_right(buf, ts, key=lambda it: it[0])
+            # when nothing expires, `_expire`'s restart cannot apply either: the window still
+            # holds an older event, or this is the first, whose shifted sums are zero
+            if buf[st.lo][0] <= ts - self.size:
+                self._expire(st, ts - self.size)
+            return -1
+        pos = bisect.bisect_right(buf, ts, key=_ts)
         buf.insert(pos, item)
         if ts > newest - self.size:
             self._add(st, item)
-            for f, v in enumerate(vals):
-                _insert_extreme(st.mins[f], ts, v, lambda a, b: a <= b)
-                _insert_extreme(st.maxs[f], ts, v, lambda a, b: a >= b)
+            for f in self._min_fields:
+                _insert_extreme(st.mins[f], ts, vals[f], operator.le)
+            for f in self._max_fields:
+                _insert_extreme(st.maxs[f], ts, vals[f], operator.ge)
         else:
             st.lo += 1
-        lo = bisect.bisect_right(buf, ts - self.size, key=lambda it: it[0])
-        return self._scan(buf[lo : pos + 1])
+        return pos
 
     def values(self, st: Slide, t: int) -> list[float]:
         """The aggregates of the window ``(t - size, t]`` of the entity's newest event ``t``."""
         return self._running(st)
 
     def _add(self, st: Slide, item: Item) -> None:
+        k, s1, s2 = st.k, st.s1, st.s2
         for f, v in enumerate(item[2]):
-            d = v - st.k[f]
-            st.s1[f] += d
-            st.s2[f] += d * d
+            d = v - k[f]
+            s1[f] += d
+            s2[f] += d * d
         for f, h in enumerate(item[3]):
             st.dist[f][h] = st.dist[f].get(h, 0) + 1
 
@@ -127,48 +155,50 @@ class SlidingGroup:
             st.k = list(buf[-1][2])
             st.s1 = [0.0] * len(st.k)
             st.s2 = [0.0] * len(st.k)
-        for q in (*st.mins, *st.maxs):
+        for f in self._min_fields:
+            q = st.mins[f]
+            while q[0][0] <= bound:
+                q.popleft()
+        for f in self._max_fields:
+            q = st.maxs[f]
             while q[0][0] <= bound:
                 q.popleft()
 
     def _rebuild_extremes(self, st: Slide) -> None:
-        for f in range(len(self.fidx)):
+        for f in self._min_fields:
             mn: deque[tuple[int, float]] = deque()
-            mx: deque[tuple[int, float]] = deque()
             for ts, _, vals, _ in st.buf[st.lo :]:
                 v = vals[f]
                 while mn and mn[-1][1] >= v:
                     mn.pop()
                 mn.append((ts, v))
+            st.mins[f] = mn
+        for f in self._max_fields:
+            mx: deque[tuple[int, float]] = deque()
+            for ts, _, vals, _ in st.buf[st.lo :]:
+                v = vals[f]
                 while mx and mx[-1][1] <= v:
                     mx.pop()
                 mx.append((ts, v))
-            st.mins[f], st.maxs[f] = mn, mx
+            st.maxs[f] = mx
 
-    def _running(self, st: Slide) -> list[float]:
-        n = float(len(st.buf) - st.lo)
-        last = st.buf[-1]
-        out: list[float] = []
-        for kind, j in self.plan:
-            if kind == "count":
-                out.append(n)
-            elif kind == "rate":
-                out.append(n * 1000.0 / self.size)
-            elif kind == "distinct":
-                out.append(float(len(st.dist[j])))
-            elif kind == "sum":
-                out.append(st.k[j] * n + st.s1[j])
-            elif kind == "mean":
-                out.append(st.k[j] + st.s1[j] / n)
-            elif kind == "std":
-                out.append(math.sqrt(max(st.s2[j] - st.s1[j] * st.s1[j] / n, 0.0) / n))
-            elif kind == "min":
-                out.append(st.mins[j][0][1])
-            elif kind == "max":
-                out.append(st.maxs[j][0][1])
-            else:
-                out.append(last[2][j])
-        return out
+    def _compile_running(self) -> Callable[[Slide], list[float]]:
+        """The aggregates of the window of the entity's newest event, from the running state
+        (sums shifted by ``k``, deques, counted hashes)."""
+        exprs = {
+            "count": "n",
+            "rate": f"n * 1000.0 / {self.size}",
+            "distinct": "_float(len(st.dist[{j}]))",
+            "sum": "st.k[{j}] * n + st.s1[{j}]",
+            "mean": "st.k[{j}] + st.s1[{j}] / n",
+            "std": "_sqrt(_max(st.s2[{j}] - st.s1[{j}] * st.s1[{j}] / n, 0.0) / n)",
+            "min": "st.mins[{j}][0][1]",
+            "max": "st.maxs[{j}][0][1]",
+            "last": "buf[-1][2][{j}]",
+        }
+        out = [exprs[kind].format(j=j) for kind, j in self.plan]
+        body = ["buf = st.buf", "n = _float(len(buf) - st.lo)", f"return [{', '.join(out)}]"]
+        return compile_function("running", "st", body)
 
     def _scan(self, members: list[Item]) -> list[float]:
         n = float(len(members))
@@ -197,15 +227,24 @@ class SlidingGroup:
                     out.append(col[-1])
         return out
 
-    def evict(self, st: Slide, horizon: int) -> None:
-        """Drop buffered events no window of an event at or after ``horizon`` holds."""
-        k = min(st.lo, bisect.bisect_right(st.buf, horizon - self.size, key=lambda it: it[0]))
-        if k:
-            del st.buf[:k]
-            st.lo -= k
+    def evict_bound(self, horizon: int) -> int:
+        """Events at or before this time are in no window of an event at or after ``horizon``."""
+        return horizon - self.size
 
-    def is_empty(self, st: Slide, horizon: int) -> bool:
-        return not st.buf or st.buf[-1][0] <= horizon - self.size
+    def evict(self, st: Slide, bound: int) -> int:
+        """Drop buffered events at or before ``bound`` (`evict_bound`) that the newest event's
+        window does not hold; return the horizon from which the next one may go (none until an
+        event moves the window, if it holds them all)."""
+        buf = st.buf
+        if st.lo and buf[0][0] <= bound:
+            k = min(st.lo, bisect.bisect_right(buf, bound, key=_ts))
+            del buf[:k]
+            st.lo -= k
+        return buf[0][0] + self.size if st.lo else FAR
+
+    def is_empty(self, st: Slide, bound: int) -> bool:
+        """Whether no event at or after the horizon of ``bound`` sees the buffer."""
+        return not st.buf or st.buf[-1][0] <= bound
 
     def to_json(self, st: Slide) -> Any:
         return {
@@ -231,6 +270,20 @@ class SlidingGroup:
                 st.dist[f][h] = st.dist[f].get(h, 0) + 1
         self._rebuild_extremes(st)
         return st
+
+
+def _ts(item: Item) -> int:
+    return item[0]
+
+
+def _picker(idx: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """A function taking the values at ``idx`` of a sequence, as a tuple."""
+    if not idx:
+        return lambda _: ()
+    if len(idx) == 1:
+        i = idx[0]
+        return lambda xs: (xs[i],)
+    return operator.itemgetter(*idx)
 
 
 def _insert_extreme(

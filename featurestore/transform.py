@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["TRANSFORMS", "Transform"]
@@ -92,6 +92,91 @@ class Transform:
         if self.kind == "log":
             return [math.copysign(math.log1p(abs(x)), x)]
         return [float(bisect.bisect_right(self.boundaries, x))]
+
+    def bind(self, sources: Sequence[int | str]) -> Bound:
+        """`compute` as a function of a vector and an event's fields, reading each input from
+        the vector (an int: a position in it) or the fields (a str: the field's name). The
+        feature processor binds each transform once instead of gathering its inputs per event.
+        """
+        if not all(isinstance(p, int) for p in sources) or self.kind == "one_hot":
+            return self._bind_general(sources)
+        i = sources[0]
+        if self.kind == "log":
+            return lambda xs, _: [math.copysign(math.log1p(abs(xs[i])), xs[i])]  # type: ignore[index]
+        if self.kind == "bucketize":
+            edges = self.boundaries
+            return lambda xs, _: [float(bisect.bisect_right(edges, xs[i]))]  # type: ignore[index]
+        j = sources[1]
+
+        def ratio(xs: Sequence[float], _: Mapping[str, object]) -> list[float]:
+            x, den = xs[i], xs[j]  # type: ignore[index]
+            r = x / den if den != 0.0 else 0.0
+            return [r if math.isfinite(r) else 0.0]
+
+        return ratio
+
+    def _bind_general(self, sources: Sequence[int | str]) -> Bound:
+        if self.kind == "one_hot":
+            (p,) = sources
+            cats = self.categories
+            table = {c: [1.0 if c == d else 0.0 for d in cats] for c in cats}
+            none = [0.0] * len(cats)
+
+            def one_hot(xs: Sequence[float], fields: Mapping[str, object]) -> list[float]:
+                value = xs[p] if isinstance(p, int) else fields[p]
+                key = value if isinstance(value, str) else _category(value)
+                return list(table.get(key, none))
+
+            return one_hot
+        return lambda xs, fields: self.compute(
+            [xs[p] if isinstance(p, int) else fields[p] for p in sources]
+        )
+
+    def bind_many(self, sources: Sequence[int | str]) -> BoundMany:
+        """`bind` for a batch: a function appending each vector's outputs to it, the vectors
+        and the events' fields given in the same order."""
+        one = self.bind(sources)
+        if self.kind == "one_hot" or not all(isinstance(p, int) for p in sources):
+
+            def each(
+                vectors: Sequence[list[float]], fields: Sequence[Mapping[str, object]]
+            ) -> None:
+                for xs, f in zip(vectors, fields, strict=True):
+                    xs += one(xs, f)
+
+            return each
+        i = sources[0]
+        if self.kind == "log":
+
+            def log(vectors: Sequence[list[float]], _: Sequence[Mapping[str, object]]) -> None:
+                for xs in vectors:
+                    x = xs[i]  # type: ignore[index]
+                    xs.append(math.copysign(math.log1p(abs(x)), x))
+
+            return log
+        if self.kind == "bucketize":
+            edges = self.boundaries
+
+            def bucket(vectors: Sequence[list[float]], _: Sequence[Mapping[str, object]]) -> None:
+                for xs in vectors:
+                    xs.append(float(bisect.bisect_right(edges, xs[i])))  # type: ignore[index]
+
+            return bucket
+        j = sources[1]
+
+        def ratio(vectors: Sequence[list[float]], _: Sequence[Mapping[str, object]]) -> None:
+            for xs in vectors:
+                x, den = xs[i], xs[j]  # type: ignore[index]
+                r = x / den if den != 0.0 else 0.0
+                xs.append(r if math.isfinite(r) else 0.0)
+
+        return ratio
+
+
+# a bound transform: (the vector so far, the event's fields) -> outputs
+Bound = Callable[[Sequence[float], Mapping[str, object]], list[float]]
+# a transform bound for a batch: (vectors so far, the events' fields) -> None (appends)
+BoundMany = Callable[[Sequence[list[float]], Sequence[Mapping[str, object]]], None]
 
 
 def _category(value: object) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from featurestore.aggregator import Aggregator
+from featurestore.field_reader import FieldReader, Fields, Queued
 from featurestore.record import FeatureRecord
-from featurestore.schema import Event, EventSchema
+from featurestore.schema import EventSchema
 from featurestore.view import FeatureView
 
 __all__ = ["ViewState"]
@@ -16,14 +19,18 @@ __all__ = ["ViewState"]
 class ViewState:
     """Folds validated events into one view's state and builds its vectors.
 
-    Raises ValueError at construction when the view does not fit the schema.
+    With the Python engine each event is folded as it comes (`step`, `fold`); with the native
+    engine (``deferred``) events queue (`add`, `fold`) and are folded a batch per call into C
+    (`results`, `finish`), which gives the same vectors. Raises ValueError at construction
+    when the view does not fit the schema.
     """
 
-    def __init__(self, schema: EventSchema, view: FeatureView) -> None:
+    def __init__(self, schema: EventSchema, view: FeatureView, native: bool | None = None) -> None:
         missing = [f for f in view.input_fields if f not in schema.fields]
         if missing:
             raise ValueError(f"feature view {view.name!r} uses fields not in the schema: {missing}")
-        self.aggregator = Aggregator(view)
+        self.aggregator = Aggregator(view, native)
+        self.deferred = self.aggregator.native
         numeric = (*view.raw_fields, *self.aggregator.num_fields)
         bad = [
             f
@@ -44,49 +51,96 @@ class ViewState:
             raise ValueError(f"feature view {view.name!r} reads optional fields: {optional}")
         self.view = view
         self.names = view.feature_names
-        self._num_fields = self.aggregator.num_fields
-        self._key_fields = self.aggregator.key_fields
-        self._raw_fields = view.raw_fields
-        self._hot_fields = tuple(t.inputs[0] for t in view.transforms if t.kind == "one_hot")
+        self._read = FieldReader(
+            schema, view, self.aggregator.num_fields, self.aggregator.key_fields
+        )
+        self._n_raw = len(view.raw_fields)
+        # validated numbers below the aggregator's limit need no overflow check
+        self._check_values = not schema.max_abs_value < Aggregator.LIMIT
         stored = {n: i for i, n in enumerate(self.names[: len(view.raw_fields) + len(view.specs)])}
-        self._transform_plan = [(t, [stored.get(i, i) for i in t.inputs]) for t in view.transforms]
+        sources = [[stored.get(i, i) for i in t.inputs] for t in view.transforms]
+        self._transforms = [t.bind(p) for t, p in zip(view.transforms, sources, strict=True)]
+        self._transforms_many = [
+            t.bind_many(p) for t, p in zip(view.transforms, sources, strict=True)
+        ]
         self.begin()
 
     def begin(self) -> None:
         """Start a batch: forget the previous batch's newest vectors."""
         self.latest: dict[str, FeatureRecord] = {}
         self._stale: set[str] = set()
+        self._touched: dict[str, None] = {}  # `fold`ed entities, in order
+        self._events: list[Queued] = []  # deferred events
 
-    def entity(self, event: Event) -> str:
-        key = self.view.entity
-        return event.entity if key is None else str(event.fields[key])
-
-    def check(self, event: Event) -> None:
+    def check(self, ts: int, fields: Fields) -> None:
         """Raise `InvalidEventError` if the view would refuse the event (changes nothing)."""
-        fields = event.fields
-        self.aggregator.check(event.ts, [float(fields[f]) for f in self._num_fields])  # type: ignore[arg-type]
+        agg = self.aggregator
+        if ts < agg.watermark - agg.lateness or self._check_values:
+            agg.check(ts, self._read.one("", fields)[3])
 
-    def fold(self, event: Event) -> tuple[str, list[float]]:
-        """Fold a checked event in; return its entity and vector."""
-        fields = event.fields
-        entity = self.entity(event)
-        raw = [float(fields[f]) for f in self._raw_fields]  # type: ignore[arg-type]
-        kept = raw + [fields[f] for f in self._hot_fields] if self._hot_fields else raw
-        values = raw + self.aggregator.update(
-            entity,
-            event.ts,
-            [float(fields[f]) for f in self._num_fields],  # type: ignore[arg-type]
-            [fields[f] for f in self._key_fields],
-            kept,
-        )
-        if self._transform_plan:
-            values += self._transform(values, fields)
-        return entity, values
+    def step(self, entity: str, ts: int, fields: Fields) -> tuple[str, list[float], bool]:
+        """Fold a checked event in; return its entity (under the view's key), its vector, and
+        whether it is the entity's newest event."""
+        key, raw, kept, nums, hashes = self._read.one(entity, fields)
+        aggregates, newest = self.aggregator.step(key, ts, nums, hashes, kept)
+        values = raw + aggregates
+        for t in self._transforms:
+            values += t(values, fields)
+        return key, values, newest
 
-    def note(self, entity: str, ts: int, record: FeatureRecord | None) -> None:
-        """Track what the store must hold: the entity's newest vector, or a recomputation if a
-        late event changed its window (`record` None: build it at `finish`)."""
-        if record is not None and ts >= self.aggregator.newest_ts(entity):
+    def add(self, entity: str, ts: int, fields: Fields) -> None:
+        """Queue a checked event (deferred mode): `results` folds the queue in one call."""
+        self._events.append((entity, ts, fields))
+        agg = self.aggregator
+        if ts > agg.watermark:  # the next events are checked against it
+            agg.watermark = ts
+
+    def results(self) -> tuple[list[str], list[list[float]], Sequence[int]]:
+        """Fold the queued events; return their entities, vectors and whether each is its
+        entity's newest event, in order."""
+        events, self._events = self._events, []
+        entities, times, nums, hashes, kept, raw = self._read.many(events)
+        aggregates, newest = self.aggregator.run(entities, times, nums, hashes, kept, True)
+        assert aggregates is not None
+        if self._n_raw:  # passthrough values, then aggregates: one matrix, one list per event
+            matrix = np.empty((len(events), self._n_raw + aggregates.shape[1]))
+            matrix[:, : self._n_raw] = np.asarray(raw, dtype=np.float64).reshape(-1, self._n_raw)
+            matrix[:, self._n_raw :] = aggregates
+            aggregates = matrix
+        vectors: list[list[float]] = aggregates.tolist()
+        if self._transforms:
+            fields = [e[2] for e in events]
+            for t in self._transforms_many:
+                t(vectors, fields)
+        return entities, vectors, newest
+
+    def note_many(
+        self, entities: Sequence[str], records: Sequence[FeatureRecord], newest: Sequence[int]
+    ) -> None:
+        """`note` of a batch, in order."""
+        latest, stale = self.latest, self._stale
+        for entity, record, new in zip(entities, records, newest, strict=True):
+            if new:
+                latest[entity] = record
+                stale.discard(entity)
+            else:
+                stale.add(entity)
+
+    def fold(self, entity: str, ts: int, fields: Fields) -> None:
+        """Fold a checked event in without its vector (queued in deferred mode): `finish`
+        builds the newest vector of each entity the batch touched, which is what the store
+        gets of a serving-only view."""
+        if self.deferred:
+            self.add(entity, ts, fields)
+            return
+        key, _, kept, nums, hashes = self._read.one(entity, fields)
+        self.aggregator.fold(key, ts, nums, hashes, kept)
+        self._touched[key] = None
+
+    def note(self, entity: str, record: FeatureRecord, newest: bool | int) -> None:
+        """Track what the store must hold: the entity's newest vector, or a recomputation at
+        `finish` if a late event changed its window."""
+        if newest:
             self.latest[entity] = record
             self._stale.discard(entity)
         else:
@@ -94,33 +148,35 @@ class ViewState:
 
     def finish(self) -> dict[str, FeatureRecord]:
         """End a batch: the newest vector of every entity it touched; evict old state."""
-        for entity in self._stale:
-            self.latest[entity] = self.current(entity)
+        if self._events:
+            events, self._events = self._events, []
+            entities, times, nums, hashes, kept, _ = self._read.many(events)
+            self.aggregator.run(entities, times, nums, hashes, kept, False)
+            self._touched.update(dict.fromkeys(entities))
+        wanted = [*self._stale, *self._touched]
+        for entity, record in zip(wanted, self.current_many(wanted), strict=True):
+            self.latest[entity] = record
         self.aggregator.evict()
         return self.latest
 
-    def _transform(self, values: list[float], fields: Mapping[str, object]) -> list[float]:
-        """Each transform reads a feature computed so far, else an event field."""
-        outputs: list[float] = []
-        for t, positions in self._transform_plan:
-            args = [values[p] if isinstance(p, int) else fields[p] for p in positions]
-            outputs += t.compute(args)
-        return outputs
-
-    def current(self, entity: str) -> FeatureRecord:
-        """The entity's newest vector with its aggregates as of now (late events folded in)."""
-        current = self.aggregator.current(entity)
-        assert current is not None
-        ts, stored, aggregates = current
-        raw = stored[: len(self._raw_fields)]
-        values = raw + aggregates
-        if self._transform_plan:
-            hot = dict(zip(self._hot_fields, stored[len(self._raw_fields) :], strict=True))
-            values += self._transform(values, hot)
+    def current_many(self, entities: Sequence[str]) -> list[FeatureRecord]:
+        """The entities' newest vectors with their aggregates as of now (late events folded
+        in): what the store must hold."""
+        out = []
         view = self.view
-        return FeatureRecord(
-            "", entity, ts, values, None, view.name, view.version, names=self.names
-        )
+        for entity, current in zip(entities, self.aggregator.current_many(entities), strict=True):
+            ts, stored, aggregates = current
+            values = list(stored[: self._n_raw]) + aggregates
+            if self._transforms:
+                hot = dict(zip(self._read.hot, stored[self._n_raw :], strict=True))
+                for t in self._transforms:
+                    values += t(values, hot)
+            out.append(
+                FeatureRecord(
+                    "", entity, ts, values, None, view.name, view.version, names=self.names
+                )
+            )
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         return self.aggregator.state_dict()

@@ -10,69 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from featurestore import Aggregation, Aggregator, FeatureView, InvalidEventError, Window
-from featurestore.aggregation import AGGREGATIONS, FIELDLESS
+from featurestore import Aggregation, Aggregator, FeatureView, InvalidEventError
+from tests.featurestore.fixtures import feed, logs, views
 from tests.featurestore.reference import Ev, accepted, assert_close, current_vectors, event_vectors
-
-WINDOWS = [
-    Window("tumbling", 7),
-    Window("tumbling", 100),
-    Window("tumbling", 1000),
-    Window("hopping", 100, 20),
-    Window("hopping", 1000, 250),
-    Window("sliding", 7),
-    Window("sliding", 100),
-    Window("sliding", 1000),
-]
-NUMERIC = ("x", "y")
-
-
-@st.composite
-def specs(draw: st.DrawFn) -> Aggregation:
-    kind = draw(st.sampled_from(AGGREGATIONS))
-    window = draw(st.sampled_from(WINDOWS))
-    if kind in FIELDLESS:
-        return Aggregation(kind, window=window)
-    if kind == "ewm":
-        return Aggregation(
-            kind, draw(st.sampled_from(NUMERIC)), half_life=draw(st.sampled_from([50, 1000]))
-        )
-    field = draw(st.sampled_from(("x", "y", "k") if kind == "distinct" else NUMERIC))
-    return Aggregation(kind, field, window=window, precision=draw(st.sampled_from([4, 10])))
-
-
-@st.composite
-def views(draw: st.DrawFn) -> FeatureView:
-    aggs = draw(st.lists(specs(), min_size=1, max_size=6, unique_by=lambda s: s.name))
-    lateness = draw(st.sampled_from([0, 30, 500, None]))
-    return FeatureView(
-        "v", window=100, aggregations=tuple(aggs), passthrough=("x",), allowed_lateness=lateness
-    )
-
-
-@st.composite
-def logs(draw: st.DrawFn) -> list[Ev]:
-    """A stream with a clock that jumps (equal times, small steps, several windows) and events
-    up to ~1.5 s behind it: in order, out of order, and too late."""
-    clock = draw(st.integers(-3000, 3000))
-    n = draw(st.integers(1, 45))
-    out = []
-    for _ in range(n):
-        clock += draw(st.sampled_from([0, 1, 5, 40, 300, 2500]))
-        lag = draw(st.sampled_from([0, 0, 0, 3, 25, 200, 1500]))
-        fields = {
-            "x": draw(st.floats(-1e3, 1e3)),
-            "y": float(draw(st.integers(-5, 5))),
-            "k": draw(st.sampled_from(["a", "b", "c", "d"])),
-        }
-        out.append(Ev(draw(st.sampled_from("pqr")), clock - lag, fields))
-    return out
-
-
-def feed(agg: Aggregator, ev: Ev) -> list[float]:
-    nums = [float(ev.fields[f]) for f in agg.num_fields]
-    keys = [ev.fields[f] for f in agg.key_fields]
-    return agg.update(ev.entity, ev.ts, nums, keys, [ev.fields["x"]])
 
 
 def run(

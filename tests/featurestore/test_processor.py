@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
-import random
-from typing import Any
 
 import orjson
 import pytest
@@ -22,6 +19,7 @@ from featurestore import (
     FieldSpec,
     SourceRecord,
 )
+from tests.featurestore.fixtures import PARTITION, TOPIC, chunks, ev, random_stream, source
 
 OPTIONAL = FieldSpec("float", required=False)
 FIELDS = {"x": FieldSpec(), "n": FieldSpec("int"), "flag": FieldSpec("bool"), "opt": OPTIONAL}
@@ -35,19 +33,6 @@ VIEW = FeatureView(
     passthrough=("flag",),
     allowed_lateness="500ms",
 )
-TOPIC, PARTITION = "events", 3
-
-
-def ev(i: str, entity: str, ts: int, x: float = 1.0, n: int = 1, **extra: Any) -> bytes:
-    body = {"id": i, "entity": entity, "ts": ts, "x": x, "n": n, "flag": True}
-    return orjson.dumps({**body, **extra})
-
-
-def source(values: list[bytes], start: int = 100, **kw: Any) -> list[SourceRecord]:
-    return [
-        SourceRecord(v, f"k{i}".encode(), TOPIC, PARTITION, start + i, 7000 + i, **kw)
-        for i, v in enumerate(values)
-    ]
 
 
 NO_N = orjson.dumps({"id": "6", "entity": "b", "ts": 1600, "x": 1.0, "flag": True})
@@ -134,29 +119,6 @@ def test_undecodable_reply_header_does_not_crash_the_batch():
     assert len(out.features) + len(out.dead) == 3
     assert proc.aggregates("a") is not None
     assert proc.aggregates("a")[0] == len(out.features)
-
-
-def random_stream(seed: int, n: int = 300) -> list[bytes]:
-    """Valid events with per-entity drifting clocks plus some late and broken records."""
-    rng = random.Random(seed)
-    clock = dict.fromkeys("abcd", 0)
-    out: list[bytes] = []
-    for i in range(n):
-        e = rng.choice("abcd")
-        kind = rng.random()
-        if kind < 0.1:
-            out.append(rng.choice([b"{", b"[]", ev(str(i), e, clock[e], x="s")]))
-        elif kind < 0.2:
-            out.append(ev(str(i), e, clock[e] - rng.randint(1000, 5000)))  # late (or not)
-        else:
-            clock[e] += rng.choice([0, 1, 250, 999, 1000, 3500])
-            out.append(ev(str(i), e, clock[e], x=rng.uniform(-50, 50), n=rng.randint(-9, 9)))
-    return out
-
-
-def chunks(items: list[SourceRecord], sizes: list[int]) -> list[list[SourceRecord]]:
-    cuts = [0, *itertools.accumulate(sizes), len(items)]  # may hold empty batches
-    return [items[i:j] for i, j in itertools.pairwise(cuts)]
 
 
 @given(seed=st.integers(0, 2**16), sizes=st.lists(st.integers(1, 40), max_size=10))
