@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from featurestore._native_build import load_library
 from featurestore.agg_plan import AggPlan
 from featurestore.native_state import export_entities, import_entities
 from featurestore.pane_group import PaneGroup
 from featurestore.sketch import sketch_estimate
+from models._native_build import load_library
 
 __all__ = ["NativeEngine", "native_engine"]
 

@@ -12,61 +12,29 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from models._native_build import load_library
+
 __all__ = ["NativeBuckets", "native_buckets"]
 
 _SOURCE = Path(__file__).with_name("_adwin_core.c")
-_FLAGS = ["-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math"]
-
-
-def _cache_dir() -> Path:
-    if os.environ.get("RIFFLE_CACHE"):
-        return Path(os.environ["RIFFLE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "riffle"
 
 
 @functools.cache
 def _library() -> ctypes.CDLL | None:
-    if os.environ.get("RIFFLE_NO_NATIVE"):
+    lib = load_library("adwin", [_SOURCE])
+    if lib is None:
         return None
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        return None
-    try:
-        source = _SOURCE.read_bytes()
-    except OSError:  # an install without the C source
-        return None
-    digest = hashlib.sha256(source + " ".join(_FLAGS).encode()).hexdigest()[:16]
-    for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"riffle-{os.getuid()}"):
-        path = directory / f"adwin-{digest}.so"
-        try:
-            if not path.exists():
-                directory.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(suffix=".so", dir=directory)
-                os.close(fd)
-                cmd = [compiler, *_FLAGS, "-o", tmp, str(_SOURCE), "-lm"]
-                subprocess.run(cmd, check=True, capture_output=True, timeout=60)
-                os.replace(tmp, path)  # atomic: concurrent builders agree
-            lib = ctypes.CDLL(str(path))
-        except (OSError, subprocess.SubprocessError):
-            continue
-        fn = lib.adwin_update_many
-        fn.restype = ctypes.c_longlong
-        # raw pointers: the arrays are built here, contiguous and of the right dtype
-        ptr = ctypes.c_void_p
-        fn.argtypes = [ptr, ptr, ptr, ptr, ptr, ptr, ctypes.c_longlong, ptr, ptr, ptr]
-        return lib
-    return None
+    fn = lib.adwin_update_many
+    fn.restype = ctypes.c_longlong
+    # raw pointers: the arrays are built here, contiguous and of the right dtype
+    ptr = ctypes.c_void_p
+    fn.argtypes = [ptr, ptr, ptr, ptr, ptr, ptr, ctypes.c_longlong, ptr, ptr, ptr]
+    return lib
 
 
 class NativeBuckets:

@@ -1,6 +1,7 @@
-"""C loops compiled on first use with the system compiler and loaded with ctypes.
+"""C loops compiled on first use with the system compiler and loaded with ctypes (ADWIN's
+update loop in `monitor/drift/`, the feature aggregator's engine in `featurestore/_native/`).
 
-The same scheme as ADWIN's (`monitor/drift/_adwin_native.py`): a library is built once per
+It sits in the bottom package so that both can share it: a library is built once per
 source version into the user's cache directory (``$RIFFLE_CACHE``, else
 ``$XDG_CACHE_HOME/riffle`` or ``~/.cache/riffle``, falling back to a per-user temporary
 directory); without a C compiler, or with ``RIFFLE_NO_NATIVE=1``, callers get None and use
