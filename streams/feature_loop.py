@@ -12,9 +12,9 @@ from aiokafka import TopicPartition
 from featurestore import FeatureProcessor, FeatureRecord, OnlineStore, SourceRecord
 from streams.config import StreamConfig
 from streams.metrics import METRICS
-from streams.stage_loop import Batch, OutRecord, StageLoop
+from streams.stage_loop import Batch, OutRecord, Record, StageLoop
 
-__all__ = ["FRESHNESS_BUCKETS", "FeatureLoop"]
+__all__ = ["FRESHNESS_BUCKETS", "FeatureLoop", "source_record"]
 
 FRESHNESS_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 60000)
 
@@ -49,17 +49,7 @@ class FeatureLoop(StageLoop):
         extra: dict[str, dict[str, FeatureRecord]] = {}
         by_partition: dict[TopicPartition, list[SourceRecord]] = {}
         for tp, m in batch:
-            by_partition.setdefault(tp, []).append(
-                SourceRecord(
-                    m.value or b"",
-                    m.key,
-                    tp.topic,
-                    tp.partition,
-                    m.offset,
-                    m.timestamp,
-                    tuple(m.headers),
-                )
-            )
+            by_partition.setdefault(tp, []).append(source_record(tp, m))
         for tp, recs in by_partition.items():
             out = self._proc(tp.partition).process(recs)
             # the source's timestamp travels on, so downstream stages can merge partitions in
@@ -110,6 +100,13 @@ class FeatureLoop(StageLoop):
             if agg is not None:
                 return agg
         return None
+
+
+def source_record(tp: TopicPartition, m: Record) -> SourceRecord:
+    """A consumed event as the feature processor takes it, with its position."""
+    return SourceRecord(
+        m.value or b"", m.key, tp.topic, tp.partition, m.offset, m.timestamp, tuple(m.headers)
+    )
 
 
 def _reply_headers(r: FeatureRecord) -> list[tuple[str, bytes]]:

@@ -14,6 +14,7 @@ version, when labels are inline) reproduces the streaming predictions exactly; w
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import orjson
 
 from featurestore import FeatureProcessor, FeatureRecord, InvalidEventError, SourceRecord
 from streams.config import ModelConfig, StreamConfig
+from streams.feature_loop import source_record
 from streams.learner import Label, Learner
 from streams.records import Prediction, decode_label
 
@@ -46,13 +48,13 @@ class ScoreResult:
     n_events: int
     n_dead: int
     n_skipped: int  # events the version had already learned (its lineage)
-    bad_labels: int
 
 
 def read_file(path: str | Path, stream: StreamConfig) -> Replay:
     """JSON lines: events (as producers publish them) and label records
     (``{"event_id": ..., "label": ...}``) in the order the stream received them."""
-    replay = Replay(file_order=[])
+    order: list[tuple[str, int]] = []
+    replay = Replay(file_order=order)
     events = replay.events.setdefault(0, [])
     id_field = stream.schema.id_field
     with open(path, "rb") as f:
@@ -67,10 +69,10 @@ def read_file(path: str | Path, stream: StreamConfig) -> Replay:
             if is_label:
                 label = decode_label(line)
                 replay.labels.append((0, len(replay.labels), 0, label))
-                replay.file_order.append(("label", len(replay.labels) - 1))  # type: ignore[union-attr]
+                order.append(("label", len(replay.labels) - 1))
             else:
                 events.append(SourceRecord(line, None, stream.topics.events, 0, len(events)))
-                replay.file_order.append(("event", len(events) - 1))  # type: ignore[union-attr]
+                order.append(("event", len(events) - 1))
     return replay
 
 
@@ -108,17 +110,12 @@ def score(
         n_events += len(recs)
     items = list(_learner_order(stream, replay, features))
     before = learner.n_replayed
-    if not learn:
-        items = [it for it in items if isinstance(it, FeatureRecord)]
-        items = [_unlabelled(it) for it in items]  # type: ignore[arg-type]
+    if not learn:  # frozen: every event predicted, nothing learned
+        items = [
+            dataclasses.replace(it, label=None) for it in items if isinstance(it, FeatureRecord)
+        ]
     preds = learner.process_mixed(items)
-    return ScoreResult(preds, n_events, n_dead, learner.n_replayed - before, 0)
-
-
-def _unlabelled(rec: FeatureRecord) -> FeatureRecord:
-    import dataclasses
-
-    return dataclasses.replace(rec, label=None)
+    return ScoreResult(preds, n_events, n_dead, learner.n_replayed - before)
 
 
 def _learner_order(
@@ -175,17 +172,7 @@ async def read_topic(kafka: Any, stream: StreamConfig) -> Replay:
                     if m.offset >= ends[tp]:
                         continue
                     if tp.topic == t.events:
-                        replay.events.setdefault(tp.partition, []).append(
-                            SourceRecord(
-                                m.value or b"",
-                                m.key,
-                                tp.topic,
-                                tp.partition,
-                                m.offset,
-                                m.timestamp,
-                                tuple(m.headers),
-                            )
-                        )
+                        replay.events.setdefault(tp.partition, []).append(source_record(tp, m))
                     else:
                         try:
                             label = decode_label(m.value or b"")
