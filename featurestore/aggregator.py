@@ -10,6 +10,7 @@ import numpy as np
 from featurestore.agg_plan import AggPlan
 from featurestore.exceptions import InvalidEventError, NativeUnavailableError
 from featurestore.native_engine import NativeEngine, native_engine
+from featurestore.native_state import snapshot_entities
 from featurestore.py_engine import PyEngine
 from featurestore.sketch import hash_key
 from featurestore.view import FeatureView
@@ -167,24 +168,37 @@ class Aggregator:
         return [v.qualified_name, [s.name for s in v.specs], [str(s.window) for s in v.specs]]
 
     def state_dict(self) -> dict[str, Any]:
-        """A JSON-able snapshot of the state. It shares lists with the live state: encode it
-        before processing goes on."""
-        return {
+        """A JSON-able snapshot of the state (numpy arrays for the native engine's state
+        streams). It shares lists with the live state: encode it before processing goes on."""
+        engine = self._engine
+        state: dict[str, Any] = {
             "view": self.view.qualified_name,
             "spec": self._spec(),
-            "entities": self._engine.entities(),
             "watermark": self.watermark,
-            "seq": self._engine.seq,
+            "seq": engine.seq,
             "evicted_at": self._evicted_at,
         }
+        if isinstance(engine, NativeEngine):
+            state["native"] = engine.snapshot()
+        else:
+            state["entities"] = engine.entities()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Load either engine's checkpoint into this one (a native snapshot is converted for
+        the Python engine; the JSON layout is read by both)."""
         if state.get("view") != self.view.qualified_name or state.get("spec") != self._spec():
             raise ValueError(
                 f"checkpoint is for view {state.get('view')!r} with spec {state.get('spec')}, "
                 f"not {self.view.qualified_name!r} with {self._spec()}"
             )
         self._reset()
-        self._engine.load(state["entities"], int(state["seq"]))
+        engine, seq = self._engine, int(state["seq"])
+        if "native" not in state:
+            engine.load(state["entities"], seq)
+        elif isinstance(engine, NativeEngine):
+            engine.load_snapshot(state["native"], seq)
+        else:
+            engine.load(snapshot_entities(self._plan, state["native"]), seq)
         self.watermark = int(state["watermark"])
         self._evicted_at = int(state["evicted_at"])

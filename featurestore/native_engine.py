@@ -42,6 +42,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "agg_seq": (_I, [_P, _I]),
     "agg_export": (ctypes.c_int, [_P, _P, _I, _P, _I, _P]),
     "agg_import": (ctypes.c_int, [_P, _P, _I, _P, _I]),
+    "agg_live": (_I, [_P, _P, _I]),
 }
 
 
@@ -119,6 +120,7 @@ class NativeEngine:
         self._free: list[int] = []
         self._raw: list[Sequence[Any]] = []  # slot -> passthrough values of the newest event
         self._newest: list[int] = []  # slot -> newest event time
+        self._export_hint = (4096, 4096)
 
     @property
     def seq(self) -> int:
@@ -234,18 +236,70 @@ class NativeEngine:
             self._free.append(s)
         return int(k)
 
+    def _export(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """The C state streams, into buffers sized by the last export (one pass, usually)."""
+        sizes = array("q", [0, 0])
+        icap, dcap = self._export_hint
+        while True:
+            ints, dbls = np.empty(icap, dtype=np.int64), np.empty(dcap, dtype=np.float64)
+            if not self._lib.agg_export(
+                self._handle, _addr(ints), icap, _addr(dbls), dcap, _addr(sizes)
+            ):
+                break
+            icap, dcap = sizes[0] + sizes[0] // 4, sizes[1] + sizes[1] // 4
+        self._export_hint = (
+            max(4096, sizes[0] + sizes[0] // 4),
+            max(4096, sizes[1] + sizes[1] // 4),
+        )
+        return ints[: sizes[0]], dbls[: sizes[1]]
+
     def entities(self) -> dict[str, Any]:
         """Each entity's state, JSON-able, in the Python engine's layout."""
-        sizes = array("q", [0, 0])
-        ints = array("q", bytes(8 * 4096))
-        dbls = array("d", bytes(8 * 4096))
-        while self._lib.agg_export(
-            self._handle, _addr(ints), len(ints), _addr(dbls), len(dbls), _addr(sizes)
-        ):
-            ints = array("q", bytes(8 * sizes[0]))
-            dbls = array("d", bytes(8 * sizes[1]))
-        ints, dbls = ints[: sizes[0]], dbls[: sizes[1]]
+        ints, dbls = self._export()
         return export_entities(self.plan, ints, dbls, self._names, self._raw)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state as C streams it (two flat arrays) with the slots' names, passthrough
+        values and newest times: a checkpoint in milliseconds, where converting ten thousand
+        entities to the JSON layout takes a hundred (see `native_state.snapshot_entities`)."""
+        ints, dbls = self._export()
+        return {
+            "ints": ints,
+            "dbls": dbls,
+            "names": list(self._names),
+            "raws": list(self._raw),  # an entity's values are replaced, never changed in place
+            "newest": np.array(self._newest, dtype=np.int64),
+        }
+
+    def load_snapshot(self, snap: dict[str, Any], seq: int) -> None:
+        """Install what `snapshot` returned; ValueError (and empty state) if it is malformed."""
+        self.reset()
+        try:
+            names, raws = list(snap["names"]), list(snap["raws"])
+            newest = np.asarray(snap["newest"], dtype=np.int64).tolist()
+            ints = np.ascontiguousarray(snap["ints"], dtype=np.int64)
+            dbls = np.ascontiguousarray(snap["dbls"], dtype=np.float64)
+            if not len(names) == len(raws) == len(newest) or ints.ndim != 1 or dbls.ndim != 1:
+                raise ValueError("the snapshot's slots do not line up")
+            if self._lib.agg_import(self._handle, _addr(ints), len(ints), _addr(dbls), len(dbls)):
+                raise ValueError("the snapshot's state stream is malformed")
+            live = array("q", bytes(8 * (len(names) + 1)))
+            n = self._lib.agg_live(self._handle, _addr(live), len(live))
+            named = [s for s, e in enumerate(names) if e is not None]
+            if live[:n].tolist() != named:
+                raise ValueError("the snapshot's names do not match its state")
+            for s, (e, r, t) in enumerate(zip(names, raws, newest, strict=True)):
+                self._names.append(None if e is None else str(e))
+                self._raw.append(list(r))
+                self._newest.append(int(t))
+                if e is None:
+                    self._free.append(s)
+                else:
+                    self._slots[str(e)] = s
+        except (KeyError, TypeError, ValueError) as exc:
+            self.reset()
+            raise ValueError(f"malformed aggregator checkpoint: {exc}") from None
+        self._lib.agg_seq(self._handle, seq)
 
     def load(self, entities: dict[str, Any], seq: int) -> None:
         self.reset()

@@ -8,18 +8,21 @@ from array import array
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from featurestore.agg_plan import AggPlan
 from featurestore.pane_group import PaneGroup
 
-__all__ = ["export_entities", "import_entities"]
+__all__ = ["export_entities", "import_entities", "snapshot_entities"]
 
 _U64 = (1 << 64) - 1
 
 
 def export_entities(
     plan: AggPlan,
-    ints: array[int],
-    dbls: array[float],
+    ints: npt.NDArray[np.int64],
+    dbls: npt.NDArray[np.float64],
     names: Sequence[str | None],
     raws: Sequence[Sequence[Any]],
 ) -> dict[str, Any]:
@@ -81,6 +84,17 @@ def export_entities(
         assert name is not None
         out[name] = [newest if has_newest else None, list(raws[slot]), tsl, ewm, groups]
     return out
+
+
+def snapshot_entities(plan: AggPlan, snap: dict[str, Any]) -> dict[str, Any]:
+    """A native engine's `snapshot` in the JSON layout (how the Python engine loads it);
+    raises ValueError on a snapshot that does not fit the plan."""
+    try:
+        ints = np.asarray(snap["ints"], dtype=np.int64)
+        dbls = np.asarray(snap["dbls"], dtype=np.float64)
+        return export_entities(plan, ints, dbls, list(snap["names"]), list(snap["raws"]))
+    except (KeyError, TypeError, IndexError, AttributeError, AssertionError, ValueError) as exc:
+        raise ValueError(f"malformed aggregator checkpoint: {exc!r}") from None
 
 
 def _signed(value: Any) -> int:

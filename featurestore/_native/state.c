@@ -183,3 +183,14 @@ int agg_import(Agg *a, const i64 *ints, i64 ni, const double *dbl, i64 nd) {
     return dp != dend;
 #undef NEED
 }
+
+/* The open slots, ascending, into `out` (up to `cap` of them); returns how many are open */
+i64 agg_live(Agg *a, i64 *out, i64 cap) {
+    i64 k = 0;
+    for (i64 s = 0; s < a->cap; s++) {
+        if (!a->alive[s]) continue;
+        if (k < cap) out[k] = s;
+        k++;
+    }
+    return k;
+}

@@ -10,8 +10,16 @@ from typing import Any
 import orjson
 from hypothesis import strategies as st
 
-from featurestore import Aggregation, Aggregator, FeatureView, SourceRecord, Window
+from featurestore import (
+    Aggregation,
+    Aggregator,
+    FeatureProcessor,
+    FeatureView,
+    SourceRecord,
+    Window,
+)
 from featurestore.aggregation import AGGREGATIONS, FIELDLESS
+from streams.checkpoint import Checkpoint, pack, unpack
 from tests.featurestore.reference import Ev
 
 WINDOWS = [
@@ -112,3 +120,20 @@ def random_stream(seed: int, n: int = 300) -> list[bytes]:
 def chunks(items: list[SourceRecord], sizes: list[int]) -> list[list[SourceRecord]]:
     cuts = [0, *itertools.accumulate(sizes), len(items)]  # may hold empty batches
     return [items[i:j] for i, j in itertools.pairwise(cuts)]
+
+
+def stored(obj: Aggregator | FeatureProcessor) -> dict[str, Any]:
+    """The state as a checkpoint stores it, read back."""
+    return unpack(pack(Checkpoint(obj.state_dict(), {}))).state
+
+
+def portable(obj: Aggregator | FeatureProcessor) -> Any:
+    """The state in the Python engine's JSON layout, as plain JSON: comparable whichever engine
+    holds it (a native snapshot's slot numbers are not state)."""
+    twin = (
+        Aggregator(obj.view, native=False)
+        if isinstance(obj, Aggregator)
+        else FeatureProcessor(obj.schema, obj.views[0], obj.views[1:], native=False)
+    )
+    twin.load_state_dict(stored(obj))
+    return orjson.loads(orjson.dumps(twin.state_dict(), option=orjson.OPT_NON_STR_KEYS))

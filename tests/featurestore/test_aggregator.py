@@ -3,7 +3,6 @@ and window type, with out-of-order and late events."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
@@ -11,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from featurestore import Aggregation, Aggregator, FeatureView, InvalidEventError
-from tests.featurestore.fixtures import feed, logs, views
+from tests.featurestore.fixtures import feed, logs, portable, stored, views
 from tests.featurestore.reference import Ev, accepted, assert_close, current_vectors, event_vectors
 
 
@@ -58,22 +57,20 @@ def test_checkpoint_mid_stream_resumes_identically(view: FeatureView, log: list[
     uninterrupted = run(Aggregator(view), log)
     first = Aggregator(view)
     outputs = run(first, log[:cut])
-    checkpoint = json.loads(json.dumps(first.state_dict()))  # as stored: plain JSON
+    checkpoint = stored(first)
     resumed = Aggregator(view)
     feed(resumed, Ev("stale", 0, {"x": 0.0, "y": 0.0, "k": "a"}))  # loading replaces all state
     resumed.load_state_dict(checkpoint)
     assert resumed.current("stale") is None or "stale" in {e.entity for e in log}
     outputs += run(resumed, log[cut:])
     assert outputs == uninterrupted
-    assert json.loads(json.dumps(resumed.state_dict())) == json.loads(
-        json.dumps(Aggregator_state(view, log))
-    )
+    assert portable(resumed) == Aggregator_state(view, log)
 
 
 def Aggregator_state(view: FeatureView, log: list[Ev]) -> dict:
     agg = Aggregator(view)
     run(agg, log)
-    return agg.state_dict()
+    return portable(agg)
 
 
 def test_large_windows_switch_distinct_to_hyperloglog_and_stay_exact_to_the_definition():
@@ -111,11 +108,11 @@ def test_late_event_beyond_lateness_is_refused_and_changes_nothing():
     )
     agg = Aggregator(view)
     agg.update("a", 10_000, [1.0])
-    before = agg.state_dict()
+    before = portable(agg)
     with pytest.raises(InvalidEventError, match="2000 ms behind") as info:
         agg.update("a", 7_999, [5.0])
     assert info.value.reason == "late_event"
-    assert agg.state_dict() == before
+    assert portable(agg) == before
     assert agg.update("a", 8_000, [5.0]) == [1.0, 5.0]  # within lateness: its own old window
 
 

@@ -27,7 +27,16 @@ from featurestore import (
     Transform,
 )
 from featurestore import native_engine as native_module
-from tests.featurestore.fixtures import chunks, feed, logs, random_stream, source, views
+from tests.featurestore.fixtures import (
+    chunks,
+    feed,
+    logs,
+    portable,
+    random_stream,
+    source,
+    stored,
+    views,
+)
 from tests.featurestore.reference import Ev
 
 # RIFFLE_NO_NATIVE=1 runs the suite on the Python engine alone; else native code must build
@@ -42,7 +51,8 @@ def bits(xs: Sequence[float] | None) -> list[str] | None:
 
 
 def state(agg: Aggregator | FeatureProcessor) -> str:
-    """The state as stored, with each sparse sketch's hashes sorted (a set: order is not state)."""
+    """The state in the Python engine's layout (a native snapshot loaded into the Python engine),
+    with each sparse sketch's hashes sorted (a set: order is not state)."""
 
     def norm(x: Any) -> Any:
         if isinstance(x, list):
@@ -53,7 +63,7 @@ def state(agg: Aggregator | FeatureProcessor) -> str:
             return {k: norm(v) for k, v in x.items()}
         return x
 
-    return json.dumps(norm(json.loads(json.dumps(agg.state_dict()))), sort_keys=True)
+    return json.dumps(norm(portable(agg)), sort_keys=True)
 
 
 def attempt(agg: Aggregator, ev: Ev) -> list[float] | None:
@@ -97,8 +107,8 @@ def test_a_checkpoint_of_either_engine_resumes_in_the_other(view: FeatureView, l
     want = [bits(attempt(straight, ev)) for ev in log]
     first = Aggregator(view, native=native_first)
     got = [bits(attempt(first, ev)) for ev in log[:cut]]
-    checkpoint = json.loads(json.dumps(first.state_dict()))
-    resumed = Aggregator(view, native=not native_first)
+    checkpoint = stored(first)
+    resumed = Aggregator(view, native=data.draw(st.booleans()))
     resumed.load_state_dict(checkpoint)
     assert state(resumed) == state(first)
     got += [bits(attempt(resumed, ev)) for ev in log[cut:]]
@@ -217,3 +227,27 @@ def test_riffle_no_native_selects_the_python_engine(monkeypatch: pytest.MonkeyPa
     finally:
         monkeypatch.delenv("RIFFLE_NO_NATIVE")
         native_module._library.cache_clear()
+
+
+@needs_native
+def test_a_native_checkpoint_is_two_arrays_and_a_bad_one_is_refused_with_empty_state():
+    view = FeatureView("v", window="1m", fields=("x",), aggregations=("count", "mean"))
+    agg = Aggregator(view, native=True)
+    for i in range(50):
+        feed(agg, Ev(f"e{i % 7}", 1_000 * i, {"x": float(i)}))
+    snap = stored(agg)["native"]
+    assert snap["ints"].dtype.name == "int64" and snap["dbls"].dtype.name == "float64"
+    want = agg.current("e3")
+    for bad in (
+        {**snap, "names": [*snap["names"][:-1], None]},  # a live slot without a name
+        {**snap, "names": snap["names"][:-1]},  # slots that do not line up
+        {**snap, "ints": snap["ints"][:-1]},  # a truncated state stream
+        {k: v for k, v in snap.items() if k != "raws"},
+    ):
+        fresh = Aggregator(view, native=True)
+        with pytest.raises(ValueError, match="malformed aggregator checkpoint"):
+            fresh.load_state_dict({**stored(agg), "native": bad})
+        assert len(fresh) == 0
+    back = Aggregator(view, native=True)
+    back.load_state_dict(stored(agg))
+    assert back.current("e3") == want and len(back) == len(agg) == 7
