@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featurestore.exceptions import InvalidEventError
-from featurestore.record import DeadLetter, FeatureRecord, SourceRecord
+from featurestore.record import DeadLetter, FeatureRecord, Source
 from featurestore.schema import EventSchema
 from featurestore.view import FeatureView
 from featurestore.view_state import ViewState
@@ -77,7 +77,7 @@ class FeatureProcessor:
         """The primary view (the model's input) first, then the serving-only views."""
         return tuple(vs.view for vs in self._views.values())
 
-    def process(self, records: Sequence[SourceRecord]) -> FeatureBatch:
+    def process(self, records: Sequence[Source]) -> FeatureBatch:
         out = FeatureBatch()
         unpack = self._unpack
         max_future = self.schema.max_future_ms
@@ -89,7 +89,7 @@ class FeatureProcessor:
         name, version, names = self.view.name, self.view.version, self.names
         deferred = primary.deferred
         # deferred (native engine): the primary view's events, built into records at the end
-        queue: list[tuple[SourceRecord, str, int, int | None, str | None, str | None]] = []
+        queue: list[tuple[Source, str, int, int | None, str | None, str | None]] = []
         max_ts = n = 0
         for rec in records:
             try:
@@ -227,7 +227,7 @@ class FeatureProcessor:
 
 
 def _headers(
-    headers: tuple[tuple[str, bytes], ...],
+    headers: Sequence[tuple[str, bytes]],
 ) -> tuple[str | None, str | None, list[str] | None]:
     """reply-to, correlation-id and the views the event is for (``riffle-view``, a
     comma-separated list; None: every view of the stream)."""

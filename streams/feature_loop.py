@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from featurestore import FeatureProcessor, FeatureRecord, OnlineStore, SourceRecord
+from featurestore.record import Source
 from streams.config import StreamConfig
 from streams.metrics import METRICS
 from streams.stage_loop import Batch, OutRecord, Record, StageLoop
@@ -47,9 +48,11 @@ class FeatureLoop(StageLoop):
         event_ts: list[int] = []
         outgoing: list[OutRecord] = []
         extra: dict[str, dict[str, FeatureRecord]] = {}
-        by_partition: dict[TopicPartition, list[SourceRecord]] = {}
-        for tp, m in batch:
-            by_partition.setdefault(tp, []).append(source_record(tp, m))
+        by_partition: dict[TopicPartition, list[Source]] = {}
+        for tp, m in batch:  # consumer records go in as they are; a null value is an empty one
+            by_partition.setdefault(tp, []).append(
+                m if m.value is not None else source_record(tp, m)
+            )
         for tp, recs in by_partition.items():
             out = self._proc(tp.partition).process(recs)
             # the source's timestamp travels on, so downstream stages can merge partitions in

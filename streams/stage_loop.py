@@ -83,6 +83,10 @@ class StageLoop:
         self._lock = asyncio.Lock()
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
+        self._placed: dict[str, dict[bytes | None, int]] = {}  # topic -> key -> partition
+        # outputs sent and not yet known acknowledged: all of them are awaited before a
+        # checkpoint, never per batch (waiting a broker round trip per batch stalls the loop)
+        self._unacked: list[asyncio.Future[Any]] = []
         self._stopping = asyncio.Event()
         self._last_ckpt = time.monotonic()
         self._dirty = False
@@ -226,9 +230,8 @@ class StageLoop:
         t0 = time.perf_counter()
         self._poisoned = True  # until the offsets below catch up with the state
         futures = await self.handle(batch)
-        if futures:
-            # every output acknowledged before the offsets that produced it can be checkpointed
-            await asyncio.gather(*futures)
+        self._unacked.extend(asyncio.ensure_future(f) for f in futures)
+        self._check_acks()
         for tp, m in batch:
             self._next[tp] = m.offset + 1
         self._poisoned = False
@@ -247,11 +250,36 @@ class StageLoop:
         )
         METRICS.inc("riffle_batches_total", 1, stream=self.stream, stage=self.stage)
 
+    def _check_acks(self) -> None:
+        """Forget acknowledged outputs; a send that failed fails the loop at once."""
+        if len(self._unacked) < 64:
+            return
+        pending = []
+        for f in self._unacked:
+            if not f.done():
+                pending.append(f)
+            elif f.exception() is not None:
+                self._failure = f.exception()
+                raise f.exception()  # type: ignore[misc]
+        self._unacked = pending
+
+    async def _acked(self) -> None:
+        """Wait until every output sent so far is acknowledged: only then may the offsets that
+        produced them be checkpointed. A failed send fails the loop, which then never
+        checkpoints over the lost outputs."""
+        futures, self._unacked = self._unacked, []
+        try:
+            await asyncio.gather(*futures)
+        except Exception as exc:
+            self._failure = exc
+            raise
+
     async def checkpoint(self, tps: Iterable[TopicPartition]) -> None:
         tps = [tp for tp in tps if tp in self._next]
         if not tps:
             return
         t0 = time.perf_counter()
+        await self._acked()
         size = 0
         if self.per_partition:
             for tp in tps:
@@ -423,8 +451,15 @@ class StageLoop:
             parts = self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
         by_partition: dict[int, list[OutRecord]] = {}
         choose = self._partitioner
+        placed = self._placed.setdefault(topic, {})  # murmur2 in Python costs ~5 µs a key
         for rec in records:
-            by_partition.setdefault(choose(rec[0], parts, parts), []).append(rec)
+            key = rec[0]
+            partition = placed.get(key)
+            if partition is None:
+                partition = choose(key, parts, parts)
+                if key is not None and len(placed) < 1 << 18:
+                    placed[key] = partition
+            by_partition.setdefault(partition, []).append(rec)
         futs: list[Awaitable[Any]] = []
         for partition, recs in by_partition.items():
             batch = self.producer.create_batch()
