@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 import time
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,9 @@ _TS = b"_ts"
 _WRITTEN = b"_written_at"
 _WIDTH = b"_n"
 _FIELDS = (_VALUES, _TS, _WRITTEN, _WIDTH)
+# an HMGET of _FIELDS up to its key's length, and its fields after the key
+_HMGET = f"*{2 + len(_FIELDS)}\r\n$5\r\nHMGET\r\n$"
+_HMGET_FIELDS = "".join(f"${len(f)}\r\n{f.decode()}\r\n" for f in _FIELDS)
 
 
 class RedisStore:
@@ -77,57 +81,119 @@ class RedisStore:
     async def write_many(self, view: FeatureView, records: Iterable[FeatureRecord]) -> int:
         if self._pipe is None:
             raise RuntimeError("RedisStore.start() has not been awaited")
-        ttl = str(view.ttl_seconds).encode()
-        now = str(int(time.time() * 1000)).encode()
-        width = len(view.feature_names)
-        blob = struct.Struct(f"<{width}d").pack
-        width_b = str(width).encode()
-        pack = RespPipe.pack
-        parts: list[bytes] = []
-        for r in records:
-            key = entity_key(self.prefix, view, r.entity).encode()
-            try:
-                values = blob(*r.values)
-            except struct.error:
-                raise ValueError(
-                    f"vector of {len(r.values)} values for view {view.qualified_name} of "
-                    f"{width} features"
-                ) from None
-            ts = str(r.ts).encode()
-            hset = (b"HSET", key, _VALUES, values, _TS, ts, _WRITTEN, now, _WIDTH, width_b)
-            parts.append(pack(hset))
-            parts.append(pack((b"EXPIRE", key, ttl)))
-        if parts:
-            await self._pipe.execute(b"".join(parts), len(parts))
-        return len(parts) // 2
+        payload, n = _hsets(self.prefix, view, records, int(time.time() * 1000))
+        if n:
+            await self._pipe.execute(payload, 2 * n)
+        return n
 
     async def read_many(
         self, view: FeatureView, entities: Sequence[str]
     ) -> list[StoredVector | None]:
         if self._reads is None:
             raise RuntimeError("RedisStore.start() has not been awaited")
-        pack = RespPipe.pack
-        payload = b"".join(
-            pack((b"HMGET", entity_key(self.prefix, view, e).encode(), *_FIELDS)) for e in entities
-        )
-        rows = await self._reads.execute(payload, len(entities)) if entities else []
+        if not entities:
+            return []
+        rows = await self._reads.execute(_hmgets(self.prefix, view, entities), len(entities))
         names = view.feature_names
         width = len(names)
-        unpack = struct.Struct(f"<{width}d").unpack
+        size = 8 * width
+        width_b = str(width).encode()
+        unpack = _vector(width).unpack
         out: list[StoredVector | None] = []
+        append = out.append
         for raw, ts, written, stored_width in rows:
             if raw is None:
-                out.append(None)
+                append(None)
                 continue
-            if len(raw) != 8 * width or stored_width is None or int(stored_width) != width:
+            if len(raw) != size or (
+                stored_width != width_b and (stored_width is None or int(stored_width) != width)
+            ):
                 raise StoreSchemaError(
                     f"a stored vector of view {view.qualified_name} holds {len(raw) // 8} "
                     f"values, the view has {width} features: was it written by another "
                     "definition of the same view version?"
                 )
             values = dict(zip(names, unpack(raw), strict=True))
-            out.append(StoredVector(values, int(ts), int(written)))
+            append(StoredVector(values, int(ts), int(written)))
         return out
+
+
+def _key_parts(prefix: str, view: FeatureView) -> tuple[str, str]:
+    """`entity_key` before and after the entity (so the two cannot drift apart)."""
+    head, _, tail = entity_key(prefix, view, "\0").partition("\0")
+    return head, tail
+
+
+def _hsets(
+    prefix: str, view: FeatureView, records: Iterable[FeatureRecord], now: int
+) -> tuple[bytes, int]:
+    """``HSET key v <vector> _ts <ts> _written_at <now> _n <width>`` and ``EXPIRE key <ttl>``
+    per record, packed as `RespPipe.pack` would but with one format per record (hiredis
+    costs ~7 µs a record, this ~1.5 µs); returns the bytes and how many records."""
+    width = len(view.feature_names)
+    blob = _vector(width).pack
+    head_s, tail_s = _key_parts(prefix, view)
+    head, tail = head_s.encode(), tail_s.encode()
+    hset = b"*10\r\n" + _bulk(b"HSET")
+    vector = _bulk(_VALUES) + b"$%d\r\n" % (8 * width)  # the packed floats follow
+    ts_field = b"\r\n" + _bulk(_TS)
+    rest = _bulk(_WRITTEN) + _bulk(b"%d" % now) + _bulk(_WIDTH) + _bulk(b"%d" % width)
+    expire = b"*3\r\n" + _bulk(b"EXPIRE")
+    ttl = _bulk(b"%d" % view.ttl_seconds)
+    parts: list[bytes] = []
+    for r in records:
+        key = head + r.entity.encode() + tail
+        try:
+            values = blob(*r.values)
+        except struct.error:
+            raise ValueError(
+                f"vector of {len(r.values)} values for view {view.qualified_name} of "
+                f"{width} features"
+            ) from None
+        ts = b"%d" % r.ts
+        parts.append(
+            b"%b$%d\r\n%b\r\n%b%b%b$%d\r\n%b\r\n%b%b$%d\r\n%b\r\n%b"
+            % (
+                hset,
+                len(key),
+                key,
+                vector,
+                values,
+                ts_field,
+                len(ts),
+                ts,
+                rest,
+                expire,
+                len(key),
+                key,
+                ttl,
+            )
+        )
+    return b"".join(parts), len(parts)
+
+
+def _bulk(value: bytes) -> bytes:
+    """A RESP bulk string."""
+    return b"$%d\r\n%b\r\n" % (len(value), value)
+
+
+def _hmgets(prefix: str, view: FeatureView, entities: Sequence[str]) -> bytes:
+    """``HMGET key v _ts _written_at _n`` per entity, packed as `RespPipe.pack` would (RESP
+    arrays of bulk strings) but in one string: hiredis costs ~2 µs a command, this ~0.2 µs."""
+    head, tail = _key_parts(prefix, view)
+    fixed = len(head.encode()) + len(tail.encode())
+    return "".join(
+        [
+            f"{_HMGET}{fixed + (len(e) if e.isascii() else len(e.encode()))}\r\n"
+            f"{head}{e}{tail}\r\n{_HMGET_FIELDS}"
+            for e in entities
+        ]
+    ).encode()
+
+
+@functools.cache
+def _vector(width: int) -> struct.Struct:
+    return struct.Struct(f"<{width}d")
 
 
 def _safe(url: str) -> str:

@@ -111,9 +111,12 @@ class FeatureServer:
         view = self.view(view_name)
         key = _entity(entity)
         [vec] = await self.store.read_many(view, [key])
-        answer: dict[str, Any] = {"view": view_name, "version": view.version}
-        answer.update(self._result(view_name, key, vec, int(self.clock() * 1000), fields))
-        return answer
+        now = int(self.clock() * 1000)
+        return {
+            "view": view_name,
+            "version": view.version,
+            **self._result(view_name, key, vec, now, fields),
+        }
 
     async def get_many(
         self,
@@ -129,12 +132,27 @@ class FeatureServer:
             raise BatchTooLargeError(
                 f"{len(entities)} entities in one request; at most {self.max_batch}"
             )
-        keys = [_entity(e) for e in entities]
+        keys = [e if e.__class__ is str and e else _entity(e) for e in entities]
         vecs = await self.store.read_many(view, keys) if keys else []
         now = int(self.clock() * 1000)
-        results = [
-            self._result(view_name, k, v, now, fields) for k, v in zip(keys, vecs, strict=True)
-        ]
+        if fields or view_name in self.transforms:
+            results = [
+                self._result(view_name, k, v, now, fields) for k, v in zip(keys, vecs, strict=True)
+            ]
+        else:  # the common case, inlined: no call per entity
+            results = [
+                _missing(k)
+                if v is None
+                else {
+                    "entity": k,
+                    "found": True,
+                    "values": v.values,
+                    "event_ts": v.event_ts,
+                    "age_ms": now - v.event_ts,
+                    "written_at": v.written_at,
+                }
+                for k, v in zip(keys, vecs, strict=True)
+            ]
         return {"view": view_name, "version": view.version, "results": results}
 
     def parse_entities(self, body: bytes) -> list[str | int]:
@@ -169,7 +187,8 @@ class FeatureServer:
                 f"{len(entities)} entities in one request; at most {self.max_batch}"
             )
         for e in entities:
-            _entity(e)
+            if e.__class__ is not str or not e:  # the common case costs no call
+                _entity(e)
         return entities, fields
 
     def _result(
@@ -181,14 +200,7 @@ class FeatureServer:
         fields: Mapping[str, object] | None = None,
     ) -> dict[str, Any]:
         if vec is None:
-            return {
-                "entity": entity,
-                "found": False,
-                "values": None,
-                "event_ts": None,
-                "age_ms": None,
-                "written_at": None,
-            }
+            return _missing(entity)
         transform = self.transforms.get(view_name)
         # a copy: the in-memory store hands out the stored dict itself
         values = vec.values if transform is None else transform(dict(vec.values))
@@ -202,6 +214,17 @@ class FeatureServer:
             "age_ms": now - vec.event_ts,
             "written_at": vec.written_at,
         }
+
+
+def _missing(entity: str) -> dict[str, Any]:
+    return {
+        "entity": entity,
+        "found": False,
+        "values": None,
+        "event_ts": None,
+        "age_ms": None,
+        "written_at": None,
+    }
 
 
 def _request_time(

@@ -120,6 +120,33 @@ async def test_batch_answers_in_request_order_with_duplicates_and_misses(
     assert results[0] == {k: v for k, v in single.items() if k not in ("view", "version")}
 
 
+RESULT_KEYS = ["entity", "found", "values", "event_ts", "age_ms", "written_at"]
+
+
+async def test_answers_keep_their_key_order_with_and_without_transforms(
+    store: InMemoryStore,
+) -> None:
+    # the JSON the web layer sends is these dicts in insertion order
+    def same(values: dict[str, float]) -> dict[str, float]:
+        return values
+
+    for srv in (server(store), server(store, transforms={"txn": same})):
+        single = await srv.get("txn", "a")
+        assert list(single) == ["view", "version", *RESULT_KEYS]
+        batch = await srv.get_many("txn", ["a", "zz", "a"])
+        assert list(batch) == ["view", "version", "results"]
+        assert [list(r) for r in batch["results"]] == [RESULT_KEYS] * 3
+        assert batch["results"][0] == batch["results"][2]
+        assert batch["results"][0] is not batch["results"][2]
+        missing = await srv.get_many("txn", ["zz", "zz"])
+        assert missing["results"][0] is not missing["results"][1]  # fresh dicts, not shared
+    plain, transformed = server(store), server(store, transforms={"txn": same})
+    entities: list[str | int] = ["b", "zz", "a", 42, "b"]
+    assert orjson.dumps(await plain.get_many("txn", entities)) == orjson.dumps(
+        await transformed.get_many("txn", entities)
+    )
+
+
 class CountingStore:
     def __init__(self, inner: InMemoryStore) -> None:
         self.inner = inner
