@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from streams.bench_stats import latency_summary
 from streams.config import RiffleConfig, StreamConfig, load_config
 from streams.demo import reset_stream
 from streams.exceptions import PredictionTimeout
@@ -289,23 +290,8 @@ async def _open_loop(
         "achieved_rate_per_s": round(n / sending, 1),
         # the worker (or this generator) could not keep up: latency then grows with the backlog
         "saturated": n / sending < 0.95 * rate,
-        "latency_ms": _summary(answered),
-        "service_ms": _summary(service[~np.isnan(service)]),
-    }
-
-
-def _summary(seconds: np.ndarray) -> dict[str, float]:
-    if seconds.size == 0:
-        return {q: float("nan") for q in ("p50", "p95", "p99", "p99.9", "max", "mean")}
-    ms = seconds * 1000.0
-    p50, p95, p99, p999 = np.percentile(ms, [50, 95, 99, 99.9])
-    return {
-        "p50": round(float(p50), 2),
-        "p95": round(float(p95), 2),
-        "p99": round(float(p99), 2),
-        "p99.9": round(float(p999), 2),
-        "max": round(float(ms.max()), 2),
-        "mean": round(float(ms.mean()), 2),
+        "latency_ms": latency_summary(answered, digits=2),
+        "service_ms": latency_summary(service[~np.isnan(service)], digits=2),
     }
 
 

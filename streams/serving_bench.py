@@ -3,10 +3,13 @@
 Run: ``python -m streams.serving_bench --duration 20`` (the `riffle bench` wiring is separate).
 Fills Redis with `n_entities` vectors of the stream's view, starts a worker process serving only
 the web routes (no stages, so it never joins the stream's consumer groups) unless `url` names a
-running one, then sends requests from this process with `FeatureClient` on an open-loop
-schedule at `rate` requests/s. Latency runs from each request's *scheduled* send time, so a slow
-answer also counts against the requests queued behind it (no coordinated omission); `service`
-is the time from the actual send.
+running one, then sends requests from this process on an open-loop schedule at `rate`
+requests/s: each request goes out when it is due, whether or not earlier ones have been
+answered, on one of a pool of keep-alive HTTP/1.1 connections (`streams.http_load`, a lean
+asyncio client; every answer is still checked: status 200, one result per entity, how many were
+not found). Latency runs from each request's *scheduled* send time, so a slow answer also counts
+against the requests queued behind it (no coordinated omission); `service` is the time from the
+actual send and `send_lag` how late the generator sent (it shares the machine too).
 """
 
 from __future__ import annotations
@@ -28,15 +31,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from featurestore import FeatureClient, FeatureRecord, FeatureServingError, FeatureView, RedisStore
 from streams.config import RiffleConfig, StreamConfig, load_config
+from streams.http_load import LoadGenerator, precise_loop
 
 __all__ = ["main", "run_serving_bench"]
 
 TARGET_P99_MS = {1: 2.0, 100: 10.0}
-_SPIN_S = 0.0002  # sleep until this close to the scheduled time, then spin
 
 
 def run_serving_bench(
@@ -79,23 +80,11 @@ def run_serving_bench(
         )
     try:
         _wait_served(url, view.name, entities[0], proc)
-        results: dict[str, Any] = {}
-        rng = random.Random(seed)
-        with FeatureClient(url) as client:
-            for b in batches:
-                _open_loop(client, view.name, entities, b, rate, warmup_s, rng)  # warm-up
-                server_cpu = _cpu_seconds(proc.pid) if proc is not None else None
-                client_cpu = time.process_time()
-                res = _open_loop(client, view.name, entities, b, rate, duration_s, rng)
-                # CPU per request: what caps a worker's rate, whatever else shares the machine
-                res["client_cpu_ms_per_request"] = round(
-                    (time.process_time() - client_cpu) * 1000 / res["requests"], 3
-                )
-                if proc is not None and server_cpu is not None:
-                    used = (_cpu_seconds(proc.pid) or 0.0) - server_cpu
-                    res["server_cpu_ms_per_request"] = round(used * 1000 / res["requests"], 3)
-                res["target_p99_ms"] = TARGET_P99_MS.get(b)
-                results[f"batch_{b}"] = res
+        pid = proc.pid if proc is not None else None
+        with asyncio.Runner(loop_factory=precise_loop) as runner:
+            results = runner.run(
+                _measure(url, view.name, entities, batches, rate, duration_s, warmup_s, seed, pid)
+            )
     finally:
         if proc is not None:
             proc.terminate()  # SIGTERM: faust's graceful shutdown
@@ -126,67 +115,40 @@ def run_serving_bench(
     }
 
 
-def _open_loop(
-    client: FeatureClient,
+async def _measure(
+    url: str,
     view: str,
     entities: list[str],
-    batch: int,
+    batches: list[int],
     rate: float,
     duration_s: float,
-    rng: random.Random,
+    warmup_s: float,
+    seed: int,
+    pid: int | None,
 ) -> dict[str, Any]:
-    n = int(rate * duration_s)
-    interval = 1.0 / rate
-    latency = np.empty(n)
-    service = np.empty(n)
-    missing = errors = 0
-    clock = time.perf_counter
-    start = clock() + 0.01
-    for i in range(n):
-        keys = rng.sample(entities, batch) if batch > 1 else [rng.choice(entities)]
-        scheduled = start + i * interval
-        wait = scheduled - clock()
-        if wait > _SPIN_S:
-            time.sleep(wait - _SPIN_S)
-        while clock() < scheduled:
-            pass
-        sent = clock()
-        try:
-            if batch == 1:
-                missing += not client.get(view, keys[0]).found
-            else:
-                missing += sum(not v.found for v in client.get_many(view, keys))
-        except FeatureServingError:
-            errors += 1
-        done = clock()
-        latency[i] = done - scheduled
-        service[i] = done - sent
-    elapsed = clock() - start
-    return {
-        "kind": "GET /features/{view}/{entity}" if batch == 1 else "POST /features/{view}",
-        "entities_per_request": batch,
-        "requests": n,
-        "achieved_rate_per_s": round(n / elapsed, 1),
-        # the server (or this client) could not keep up: latency then grows with the backlog
-        "saturated": n / elapsed < 0.95 * rate,
-        "errors": errors,
-        "not_found": missing,
-        "latency_ms": _summary(latency),
-        "service_ms": _summary(service),
-    }
-
-
-def _summary(seconds: np.ndarray) -> dict[str, float]:
-    ms = seconds * 1000.0
-    p50, p95, p99, p999 = np.percentile(ms, [50, 95, 99, 99.9])
-    return {
-        "p50": round(float(p50), 3),
-        "p95": round(float(p95), 3),
-        "p99": round(float(p99), 3),
-        "p99.9": round(float(p999), 3),
-        "max": round(float(ms.max()), 3),
-        "mean": round(float(ms.mean()), 3),
-    }
+    rng = random.Random(seed)
+    generator = LoadGenerator(url)
+    await generator.start()
+    results: dict[str, Any] = {}
+    try:
+        for b in batches:
+            if warmup_s > 0:
+                await generator.run(view, entities, b, rate, warmup_s, rng)
+            server_cpu = _cpu_seconds(pid) if pid is not None else None
+            client_cpu = time.process_time()
+            res = await generator.run(view, entities, b, rate, duration_s, rng)
+            # CPU per request: what caps a worker's rate, whatever else shares the machine
+            res["client_cpu_ms_per_request"] = round(
+                (time.process_time() - client_cpu) * 1000 / res["requests"], 3
+            )
+            if pid is not None and server_cpu is not None:
+                used = (_cpu_seconds(pid) or 0.0) - server_cpu
+                res["server_cpu_ms_per_request"] = round(used * 1000 / res["requests"], 3)
+            res["target_p99_ms"] = TARGET_P99_MS.get(b)
+            results[f"batch_{b}"] = res
+    finally:
+        generator.close()
+    return results
 
 
 async def _fill(redis_url: str, view: FeatureView, entities: list[str]) -> None:

@@ -7,7 +7,6 @@ import struct
 import time
 import types
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -91,19 +90,6 @@ async def test_memory_store_overwrite_refreshes_and_versions_are_separate(clock:
     (hit,) = await store.read_many(VIEW, ["a"])
     assert hit is not None and hit.event_ts == 9 and hit.values[NAMES[0]] == 2.0
     assert await store.read_many(v2, ["a"]) == [None]
-
-
-@pytest.fixture
-async def redis_store(services: tuple[str, str]) -> AsyncIterator[RedisStore]:
-    store = RedisStore(services[1], prefix=f"riffle-test-{uuid.uuid4().hex}")
-    await store.start()
-    try:
-        yield store
-    finally:
-        keys = [k async for k in store.client.scan_iter(match=f"{store.prefix}:*")]
-        if keys:
-            await store.client.delete(*keys)
-        await store.stop()
 
 
 async def keys_of(store: RedisStore) -> set[str]:

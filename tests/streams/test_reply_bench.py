@@ -6,8 +6,9 @@ import numpy as np
 import orjson
 import pytest
 
+from streams.bench_stats import latency_summary
 from streams.config import RiffleConfig, StreamConfig, parse_config
-from streams.reply_bench import _events, _summary
+from streams.reply_bench import _events
 
 
 def _other_stream() -> StreamConfig:
@@ -31,5 +32,6 @@ def test_requests_decode_with_the_stream_schema(demo_config: RiffleConfig, which
 
 
 def test_summary_in_milliseconds() -> None:
-    out = _summary(np.array([0.001, 0.002, 0.003, 0.004]))
+    out = latency_summary(np.array([0.001, 0.002, 0.003, 0.004]), digits=2)
     assert out["max"] == 4.0 and out["p50"] == 2.5
+    assert all(v != v for v in latency_summary(np.array([])).values())  # NaN: no samples
