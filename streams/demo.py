@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from featurestore import DeadLetter
+from featurestore.store import entity_key
 from monitor.alert import Alert
 from streams.config import RiffleConfig, StreamConfig
 from streams.demo_report import DemoReport
@@ -90,9 +91,10 @@ def _line(
     )
 
 
-async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
-    """Delete a stream's topics and checkpoints, for a demo from scratch. (Kafka drops the
-    committed offsets of deleted topics; without a checkpoint the stages read from the start.)"""
+async def reset_stream(cfg: RiffleConfig, stream: StreamConfig, vectors: bool = False) -> None:
+    """Delete a stream's topics and checkpoints, for a demo from scratch (Kafka drops the
+    committed offsets of deleted topics; without a checkpoint the stages read from the start),
+    and with `vectors` its views' vectors in Redis (a benchmark's throwaway stream)."""
     t = stream.topics
     names = [t.events, t.features, t.predictions, t.labels, t.dlq, t.control]
     admin = AIOKafkaAdminClient(**cfg.kafka.client_options())
@@ -110,9 +112,14 @@ async def reset_stream(cfg: RiffleConfig, stream: StreamConfig) -> None:
         await admin.close()
     client = aioredis.Redis.from_url(cfg.redis_url.get())
     try:
-        keys = [k async for k in client.scan_iter(f"riffle:ckpt:{stream.name}:*", count=10_000)]
-        if keys:
-            await client.delete(*keys)
+        patterns = [f"riffle:ckpt:{stream.name}:*"]
+        if vectors:
+            views = (stream.view, *stream.extra_views)
+            patterns += [entity_key("riffle", v, "*") for v in views]
+        for pattern in patterns:
+            keys = [k async for k in client.scan_iter(pattern, count=10_000)]
+            for i in range(0, len(keys), 10_000):
+                await client.delete(*keys[i : i + 10_000])
     finally:
         await client.aclose()
 

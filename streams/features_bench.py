@@ -44,9 +44,13 @@ __all__ = ["renamed", "run_features_bench", "steady_publish"]
 def renamed(
     cfg: RiffleConfig, stream: StreamConfig, name: str
 ) -> tuple[RiffleConfig, StreamConfig]:
-    """The stream under another name (its own topics, consumer groups, checkpoints, Redis keys)."""
+    """The stream under another name (its own topics, consumer groups, checkpoints, Redis keys:
+    the serving-only views are renamed too, so a bench never overwrites the served vectors)."""
     view = dataclasses.replace(stream.view, name=name)
-    new = dataclasses.replace(stream, name=name, topics=Topics.for_stream(name), view=view)
+    extra = tuple(dataclasses.replace(v, name=f"{name}_{v.name}") for v in stream.extra_views)
+    new = dataclasses.replace(
+        stream, name=name, topics=Topics.for_stream(name), view=view, extra_views=extra
+    )
     return dataclasses.replace(cfg, streams={name: new}), new
 
 
@@ -143,7 +147,7 @@ async def _features_worker(
         yield cfg, stream, loop
     finally:
         await worker.stop()
-        await reset_stream(cfg, stream)
+        await reset_stream(cfg, stream, vectors=True)
 
 
 async def worker_flood(

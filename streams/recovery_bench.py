@@ -344,7 +344,7 @@ async def _recovery_run(
         await tail.stop()
         for p in procs:
             await p.kill()
-        await reset_stream(cfg, stream)
+        await reset_stream(cfg, stream, vectors=True)
 
 
 async def run_recovery_bench(

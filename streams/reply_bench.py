@@ -143,7 +143,7 @@ async def _worker(
         yield cfg, stream, worker
     finally:
         await worker.stop()
-        await reset_stream(cfg, stream)
+        await reset_stream(cfg, stream, vectors=True)
 
 
 async def _one_run(
