@@ -31,6 +31,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from featurestore import FeatureRecord, FeatureView, RedisStore
+from streams.bench_stats import speed_probe
 from streams.config import RiffleConfig, StreamConfig, Topics
 from streams.demo import reset_stream
 from streams.feature_loop import FeatureLoop
@@ -250,6 +251,7 @@ async def run_features_bench(
     serving: bool = True,
 ) -> dict[str, Any]:
     """Every number of the feature store; medians over `runs` where a run is cheap to repeat."""
+    probe_start = speed_probe()
     writes = [await store_writes(cfg, stream) for _ in range(runs)]
     floods = [await worker_flood(cfg, stream, events, entities) for _ in range(runs)]
     small = minimal(stream)
@@ -257,7 +259,12 @@ async def run_features_bench(
     fresh = [await freshness(cfg, stream, rate, duration_s, entities) for _ in range(runs)]
     small_fresh = [await freshness(cfg, small, rate, duration_s, entities) for _ in range(runs)]
     result: dict[str, Any] = {
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            # µs per call of a fixed workload, before and after: how fast the VM ran meanwhile
+            "speed_probe_us": {"start": probe_start, "end": speed_probe()},
+        },
         "view": {
             "name": stream.view.name,
             "features": len(stream.view.feature_names),

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from featurestore import FeatureClient, FeatureRecord, FeatureServingError, FeatureView, RedisStore
+from streams.bench_stats import speed_probe
 from streams.config import RiffleConfig, StreamConfig, load_config
 from streams.http_load import LoadGenerator, precise_loop
 
@@ -111,6 +112,7 @@ def run_serving_bench(
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "load_avg_1m": round(os.getloadavg()[0], 2),
+            "speed_probe_us": speed_probe(),  # see `streams.bench_stats.speed_probe`
         },
     }
 
