@@ -158,6 +158,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
         out.write_text(text + "\n")
         print(text)
         return 0
+    if args.what == "serving":
+        from streams.services import ensure_services
+        from streams.serving_bench import median_of_runs, run_serving_bench
+
+        cfg = _config(args)
+        stream = cfg.stream(args.stream)
+        ensure_services(cfg)
+        runs = [
+            run_serving_bench(
+                cfg, stream, rate=args.rate or 500.0, duration_s=args.duration, seed=seed
+            )
+            for seed in range(args.runs)
+        ]
+        result = {"benchmark": "serving", "median": median_of_runs(runs), "runs": runs}
+        return _write_bench(result, args.output or "bench/results/serving.json")
     if args.what == "deployment":
         from streams.deployment_bench import run_deployment_bench
 
@@ -322,15 +337,32 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", parents=[common], help="benchmarks (results in bench/results/)")
     b.add_argument(
         "what",
-        choices=["drivers", "models", "features", "monitor", "deployment", "reply", "recovery"],
+        choices=[
+            "drivers",
+            "models",
+            "features",
+            "monitor",
+            "serving",
+            "deployment",
+            "reply",
+            "recovery",
+        ],
     )
     b.add_argument("--events", type=int, default=100_000, help="events (models: samples) per run")
-    b.add_argument("--stream", default=None, help="features: the stream whose view to use")
+    b.add_argument("--stream", default=None, help="features, serving: the stream whose view to use")
     b.add_argument("--entities", type=int, default=20_000, help="features: distinct entities")
     b.add_argument(
-        "--rate", type=float, default=None, help="events/s (features: 5000; reply: 1000 requests/s)"
+        "--rate",
+        type=float,
+        default=None,
+        help="events/s (features: 5000); requests/s (reply: 1000; serving: 500)",
     )
-    b.add_argument("--duration", type=float, default=20.0, help="features: seconds per timed run")
+    b.add_argument(
+        "--duration",
+        type=float,
+        default=20.0,
+        help="features, serving, reply: seconds per timed run",
+    )
     b.add_argument("--no-serving", action="store_true", help="features: skip serving latency")
     b.add_argument("--batch", type=int, default=256, help="models, monitor: micro-batch size")
     b.add_argument("--case", action="append", help="models: logreg+scaler, hoeffding_tree, ...")
