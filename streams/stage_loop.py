@@ -170,12 +170,14 @@ class StageLoop:
         self._stopping.set()
         if self._consumer is None:
             return
-        async with self._lock:
-            # a batch that failed half-way left state ahead of the offsets: never save that
-            if self._dirty and not self._poisoned and self._failure is None:
-                await self.checkpoint(list(self._next))
-        await self._consumer.stop()
-        self._consumer = None
+        try:
+            async with self._lock:
+                # a batch that failed half-way left state ahead of the offsets: never save that
+                if self._dirty and not self._poisoned and self._failure is None:
+                    await self.checkpoint(list(self._next))
+        finally:  # a checkpoint that failed (an output never acknowledged) still stops
+            await self._consumer.stop()
+            self._consumer = None
 
     def _require(self) -> AIOKafkaConsumer:
         if self._consumer is None:

@@ -79,3 +79,22 @@ async def test_a_failed_send_fails_a_later_batch_before_any_checkpoint(tmp_path:
         loop.sent[-1].set_result(None)
     assert failed_at is not None and isinstance(loop._failure, KafkaTimeoutError)
     assert not list(tmp_path.iterdir())
+
+
+class Consumer:
+    stopped = False
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_stopping_with_an_output_lost_saves_nothing_and_still_stops(tmp_path: Path) -> None:
+    loop = Sends(tmp_path)
+    consumer = Consumer()
+    loop._consumer = consumer  # type: ignore[assignment]  # only `stop` is called
+    await loop._process(batch(0))
+    loop.sent[0].set_exception(KafkaTimeoutError())
+    with pytest.raises(KafkaTimeoutError):
+        await loop.stop()
+    assert consumer.stopped and loop._consumer is None
+    assert not list(tmp_path.iterdir())
