@@ -30,8 +30,8 @@ class Aggregator:
     state no accepted event can reach any more is evicted.
 
     The state lives in C when the native engine is available (``native``: None to use it if it
-    is, False for the Python engine, True to insist), else in Python; both give the same floats
-    and the same checkpoints.
+    is, False for the Python engine, True to insist), else in Python; both give the same floats,
+    and either loads the other's checkpoints (the C engine's are its raw state arrays).
 
     >>> from featurestore.view import FeatureView
     >>> view = FeatureView("v", window="1s", fields=("x",), aggregations=("count", "mean"))

@@ -1,5 +1,6 @@
 """The native engine's state streams (see `_native/state.c`) to and from the Python engine's
-JSON layout, so a checkpoint loads into either engine."""
+JSON layout, so a checkpoint of either engine loads into the other. (The C engine checkpoints
+the streams themselves; converting them is for the Python engine and for inspection.)"""
 
 from __future__ import annotations
 
