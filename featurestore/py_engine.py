@@ -50,16 +50,20 @@ class PyEngine:
     def _new_entity(self) -> _Entity:
         return _Entity([g.new_state() for g in self._groups], len(self._ewm))
 
-    def step(
-        self, entity: str, ts: int, nums: Sequence[float], hashes: Sequence[int], raw: list[Any]
-    ) -> tuple[list[float], bool]:
-        """Fold an event in; return its aggregates and whether it is the entity's newest."""
+    def _begin(self, entity: str) -> tuple[_Entity, int]:
+        """The entity's state (opened if new) and the event's sequence number."""
         st = self._state.get(entity)
         if st is None:
             st = self._state[entity] = self._new_entity()
         self.seq += 1
-        seq = self.seq
         st.due = _NEVER
+        return st, self.seq
+
+    def step(
+        self, entity: str, ts: int, nums: Sequence[float], hashes: Sequence[int], raw: list[Any]
+    ) -> tuple[list[float], bool]:
+        """Fold an event in; return its aggregates and whether it is the entity's newest."""
+        st, seq = self._begin(entity)
         prev = st.newest
         out: list[float] = []
         for g, gs in zip(self._groups, st.groups, strict=True):
@@ -85,12 +89,7 @@ class PyEngine:
         self, entity: str, ts: int, nums: Sequence[float], hashes: Sequence[int], raw: list[Any]
     ) -> bool:
         """`step` without the event's aggregates."""
-        st = self._state.get(entity)
-        if st is None:
-            st = self._state[entity] = self._new_entity()
-        self.seq += 1
-        seq = self.seq
-        st.due = _NEVER
+        st, seq = self._begin(entity)
         for g, gs in zip(self._groups, st.groups, strict=True):
             g.fold(gs, ts, seq, nums, hashes)
         if self._ewm:
