@@ -40,8 +40,17 @@ class InMemoryStore:
         now = time.time()
         expires = now + view.ttl_seconds
         n = 0
+        names = view.feature_names
         for r in records:
-            vec = StoredVector(dict(zip(r.names, r.values, strict=True)), r.ts, int(now * 1000))
+            # floats under the view's names, as RedisStore keeps them (float64s)
+            try:
+                values = dict(zip(names, map(float, r.values), strict=True))
+            except ValueError:
+                raise ValueError(
+                    f"vector of {len(r.values)} values for view {view.qualified_name} of "
+                    f"{len(names)} features"
+                ) from None
+            vec = StoredVector(values, r.ts, int(now * 1000))
             self._data[entity_key(self.prefix, view, r.entity)] = (expires, vec)
             n += 1
         return n

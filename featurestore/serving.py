@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from featurestore.answers import VectorBlock, block_of, render_answers
 from featurestore.exceptions import FeatureStoreError
 from featurestore.store import OnlineStore, StoredVector
 from featurestore.view import FeatureView
@@ -126,13 +127,7 @@ class FeatureServer:
     ) -> dict[str, Any]:
         """One result per entity, in request order (duplicates answered at each position)."""
         view = self.view(view_name)
-        if isinstance(entities, str | bytes) or not isinstance(entities, Sequence):
-            raise InvalidRequestError("entities must be a list of entity ids")
-        if len(entities) > self.max_batch:
-            raise BatchTooLargeError(
-                f"{len(entities)} entities in one request; at most {self.max_batch}"
-            )
-        keys = [e if e.__class__ is str and e else _entity(e) for e in entities]
+        keys = self._keys(entities)
         vecs = await self.store.read_many(view, keys) if keys else []
         now = int(self.clock() * 1000)
         if fields or view_name in self.transforms:
@@ -154,6 +149,52 @@ class FeatureServer:
                 for k, v in zip(keys, vecs, strict=True)
             ]
         return {"view": view_name, "version": view.version, "results": results}
+
+    async def get_json(
+        self, view_name: str, entity: str | int, fields: Mapping[str, object] | None = None
+    ) -> bytes:
+        """`get`'s answer as JSON bytes (what the HTTP endpoint sends)."""
+        if fields or view_name in self.transforms:
+            return orjson.dumps(await self.get(view_name, entity, fields))
+        view = self.view(view_name)
+        key = _entity(entity)
+        block = await self._block(view, [key])
+        now = int(self.clock() * 1000)
+        return render_answers(
+            view_name, view.version, view.feature_names, [key], block, now, single=True
+        )
+
+    async def get_many_json(
+        self,
+        view_name: str,
+        entities: Sequence[str | int],
+        fields: Mapping[str, object] | None = None,
+    ) -> bytes:
+        """`get_many`'s answer as JSON bytes, the same bytes ``orjson.dumps`` would give, but
+        without a dict per entity when there is nothing to compute at request time."""
+        if fields or view_name in self.transforms:
+            return orjson.dumps(await self.get_many(view_name, entities, fields))
+        view = self.view(view_name)
+        keys = self._keys(entities)
+        block = await self._block(view, keys) if keys else VectorBlock(b"")
+        now = int(self.clock() * 1000)
+        return render_answers(view_name, view.version, view.feature_names, keys, block, now)
+
+    def _keys(self, entities: Sequence[str | int]) -> list[str]:
+        if isinstance(entities, str | bytes) or not isinstance(entities, Sequence):
+            raise InvalidRequestError("entities must be a list of entity ids")
+        if len(entities) > self.max_batch:
+            raise BatchTooLargeError(
+                f"{len(entities)} entities in one request; at most {self.max_batch}"
+            )
+        return [e if e.__class__ is str and e else _entity(e) for e in entities]
+
+    async def _block(self, view: FeatureView, keys: list[str]) -> VectorBlock:
+        read_block = getattr(self.store, "read_block", None)
+        if read_block is not None:
+            block: VectorBlock = await read_block(view, keys)
+            return block
+        return block_of(await self.store.read_many(view, keys), view.feature_names)
 
     def parse_entities(self, body: bytes) -> list[str | int]:
         """The entities of a batch request body ``{"entities": [...]}``, validated."""

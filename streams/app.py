@@ -8,6 +8,7 @@ path runs as a faust service whose stage loops read with aiokafka `getmany` (see
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -23,10 +24,12 @@ from featurestore import (
     FeatureStoreError,
     FeatureView,
     InvalidRequestError,
+    RedisStore,
     StoredVector,
     StoreUnavailableError,
     UnknownViewError,
 )
+from featurestore.answers import VectorBlock
 from streams.config import RiffleConfig
 from streams.metrics import METRICS
 from streams.worker import STAGES, Worker
@@ -56,6 +59,8 @@ def create_app(
     @app.service
     class RiffleStages(Service):
         async def on_start(self) -> None:
+            loop = type(asyncio.get_running_loop())
+            log.info("event loop: %s.%s", loop.__module__, loop.__qualname__)
             await worker.start()
             self.add_future(worker.run())
 
@@ -107,7 +112,7 @@ def create_app(
         try:
             fields = dict(request.query) or None  # request-time data for the transforms
             view, entity = request.match_info["view"], request.match_info["entity"]
-            return _json(await server.get(view, entity, fields))
+            return _body(await server.get_json(view, entity, fields))
         except Exception as exc:
             return _error(exc)
 
@@ -116,7 +121,7 @@ def create_app(
             view = request.match_info["view"]
             server.view(view)  # an unknown view is a 404 whatever the body
             entities, fields = server.parse_request(await request.read())
-            return _json(await server.get_many(view, entities, fields))
+            return _body(await server.get_many_json(view, entities, fields))
         except Exception as exc:
             return _error(exc)
 
@@ -145,10 +150,20 @@ class _WorkerStore:
     async def read_many(
         self, view: FeatureView, entities: Sequence[str]
     ) -> list[StoredVector | None]:
+        return await self._store().read_many(view, entities)
+
+    async def read_block(self, view: FeatureView, entities: Sequence[str]) -> VectorBlock:
+        return await self._store().read_block(view, entities)
+
+    def _store(self) -> RedisStore:
         store = self._worker.store
         if store is None:
             raise StoreUnavailableError("the worker has not connected to Redis yet")
-        return await store.read_many(view, entities)
+        return store
+
+
+def _body(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json")
 
 
 def _json(body: Any, status: int = 200) -> web.Response:

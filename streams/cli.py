@@ -33,10 +33,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import faust
 
     from streams.app import create_app
+    from streams.event_loop import use_event_loop
     from streams.worker import STAGES
 
     cfg = _config(args)
     stages = args.stages.split(",") if args.stages else list(STAGES)
+    use_event_loop(cfg.runtime)
     app = create_app(cfg, args.stream or None, stages)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -6,6 +6,7 @@ The environment is read here and nowhere else: ``RIFFLE_KAFKA_BOOTSTRAP``, ``RIF
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping
@@ -188,6 +189,8 @@ class RuntimeConfig:
     # static group membership (one id per worker process, stable across restarts; env
     # RIFFLE_INSTANCE_ID): a restarted worker takes its partitions back without a rebalance
     instance_id: str | None = None
+    # "auto": uvloop where installed (Linux, macOS), else asyncio's loop
+    event_loop: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,10 @@ def parse_config(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -
     _positive("runtime.session_timeout_ms", runtime.session_timeout_ms)
     if runtime.idle_wait not in ("always", "lagging"):
         raise ConfigError("runtime.idle_wait", 'must be "always" or "lagging"')
+    if runtime.event_loop not in ("auto", "uvloop", "asyncio"):
+        raise ConfigError("runtime.event_loop", 'must be "auto", "uvloop" or "asyncio"')
+    if runtime.event_loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ConfigError("runtime.event_loop", "uvloop is not installed (pip install uvloop)")
     _positive("runtime.checkpoint_interval_s", runtime.checkpoint_interval_s)
     streams_raw = _table(raw, "streams")
     if not streams_raw:

@@ -235,10 +235,12 @@ def _serve(path: str) -> None:
     import faust
 
     from streams.app import create_app
+    from streams.event_loop import use_event_loop
 
     with open(path, "rb") as f:
         cfg, stream = pickle.load(f)
 
+    use_event_loop(cfg.runtime)
     app = create_app(cfg, [stream], stages=())
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
 

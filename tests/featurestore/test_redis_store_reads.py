@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import math
 import struct
 
 import pytest
 
 from featurestore import FeatureRecord, FeatureView, RedisStore, StoredVector
+from featurestore.answers import VectorBlock, block_of
 from featurestore.exceptions import StoreSchemaError
 from featurestore.redis_store import _FIELDS, _hmgets
 from featurestore.resp_pipe import RespPipe
@@ -120,3 +122,19 @@ async def test_a_width_spelled_otherwise_but_equal_is_accepted(redis_store: Redi
     assert await redis_store.read_many(VIEW, ["a"]) == [
         StoredVector(dict(zip(NAMES, [1.0, 2.0, 3.0], strict=True)), 7, 8)
     ]
+
+
+@pytest.mark.integration
+async def test_read_block_is_read_many_in_one_block(redis_store: RedisStore) -> None:
+    stored = ENTITIES[1::2]
+    records = [rec(e, 2_000 + i, [i - 0.25, math.pi * i, -1e300]) for i, e in enumerate(stored)]
+    await redis_store.write_many(VIEW, records)
+    asked = [*ENTITIES, "nobody", stored[-1]]
+    block = await redis_store.read_block(VIEW, asked)
+    assert block.found == bytes(e in stored for e in asked)
+    assert block_of(await redis_store.read_many(VIEW, asked), NAMES) == block
+    assert block.values[:24] == struct.pack("<3d", *records[0].values)  # the stored bytes
+    assert await redis_store.read_block(VIEW, []) == VectorBlock(b"")
+    await _hset(redis_store, "bad", v=struct.pack("<2d", 1.0, 2.0), _ts=b"7", _n=b"2")
+    with pytest.raises(StoreSchemaError, match="holds 2 values, the view has 3 features"):
+        await redis_store.read_block(VIEW, ["bad"])

@@ -147,6 +147,43 @@ async def test_answers_keep_their_key_order_with_and_without_transforms(
     )
 
 
+async def test_json_answers_are_the_dict_answers_serialized(store: InMemoryStore) -> None:
+    """The web layer sends `get_json`/`get_many_json`: the bytes of the dict answers, through
+    the block renderer without transforms and through the dicts with them."""
+
+    def doubled(values: dict[str, float]) -> dict[str, float]:
+        return {k: 2 * v for k, v in values.items()}
+
+    entities: list[str | int] = ["b", "zz", "a", 42, "b", '\u00e9"x']
+    for srv in (server(store), server(store, transforms={"txn": doubled})):
+        for view in ("txn", "clicks"):
+            for e in ("a", "zz", 7):
+                assert await srv.get_json(view, e) == orjson.dumps(await srv.get(view, e))
+            assert await srv.get_many_json(view, entities) == orjson.dumps(
+                await srv.get_many(view, entities)
+            )
+            assert await srv.get_many_json(view, []) == orjson.dumps(await srv.get_many(view, []))
+    with_fields = await server(store).get_json("txn", "a", {"x": 1.0})
+    assert with_fields == orjson.dumps(await server(store).get("txn", "a", {"x": 1.0}))
+
+
+async def test_json_answers_validate_like_the_dict_ones(store: InMemoryStore) -> None:
+    srv = server(store, max_batch=2)
+    with pytest.raises(UnknownViewError):
+        await srv.get_json("nope", "a")
+    with pytest.raises(UnknownViewError):
+        await srv.get_many_json("nope", ["a"])
+    with pytest.raises(BatchTooLargeError):
+        await srv.get_many_json("txn", ["a", "b", "c"])
+    with pytest.raises(InvalidRequestError, match="list of entity ids"):
+        await srv.get_many_json("txn", "ab")
+    for bad in ("", 1.5, None, True):
+        with pytest.raises(InvalidRequestError, match="non-empty strings or integers"):
+            await srv.get_json("txn", bad)  # type: ignore[arg-type]
+        with pytest.raises(InvalidRequestError, match="non-empty strings or integers"):
+            await srv.get_many_json("txn", ["a", bad])  # type: ignore[list-item]
+
+
 class CountingStore:
     def __init__(self, inner: InMemoryStore) -> None:
         self.inner = inner

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import copy
+import importlib.util
 import tomllib
 from typing import Any
 
 import pytest
 
 from streams.config import Secret, load_config, parse_config
+from streams.event_loop import use_event_loop
 from streams.exceptions import ConfigError
 from tests.conftest import ROOT
 
@@ -82,6 +85,7 @@ _DELETE = object()
             "streams.payments.features",
         ),
         ("streams.payments.features.entity", "merchant", "streams.payments.features.entity"),
+        ("runtime.event_loop", "trio", "runtime.event_loop"),
         ("streams.payments.model.type", "xgboost", "streams.payments.model.type"),
         ("streams.payments.model.learning_rate", 0.1, "streams.payments.model.learning_rate"),
         ("streams.payments.model.lr", -0.1, "streams.payments.model.lr"),
@@ -242,3 +246,26 @@ def test_anomaly_features_must_be_features_of_the_view() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(raw, {})
     assert info.value.key == "streams.payments.monitor.anomaly_features"
+
+
+def test_event_loop_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = asyncio.get_event_loop_policy()
+    try:
+        cfg = parse_config(_with("runtime.event_loop", "asyncio"), {})
+        assert use_event_loop(cfg.runtime) == "asyncio"
+        assert asyncio.get_event_loop_policy() is policy
+        cfg = parse_config(_with("runtime.event_loop", "auto"), {})
+        assert use_event_loop(cfg.runtime) == "uvloop"  # a dependency where workers run
+        loop = asyncio.new_event_loop()
+        assert type(loop).__module__.startswith("uvloop")
+        loop.close()
+    finally:
+        asyncio.set_event_loop_policy(policy)
+    # a uvloop asked for where it is not installed fails at start, naming the key
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert use_event_loop(parse_config(_with("runtime.event_loop", "auto"), {}).runtime) == (
+        "asyncio"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(_with("runtime.event_loop", "uvloop"), {})
+    assert info.value.key == "runtime.event_loop" and "not installed" in str(info.value)
