@@ -53,9 +53,10 @@ class Worker:
     async def start(self) -> None:
         cfg = self.cfg
         await ensure_topics(cfg.kafka, self.stream_cfgs)
-        self._store = RedisStore(cfg.redis_url.get())
-        await self._store.start()
-        self._redis = self._store.client
+        store = RedisStore(cfg.redis_url.get())
+        await store.start()
+        self._store = store  # serving reads through it from here on, not before it is connected
+        self._redis = store.client
         checkpoints = RedisCheckpoints(self._redis)
         self._producer = AIOKafkaProducer(
             **cfg.kafka.client_options(),
@@ -115,7 +116,8 @@ class Worker:
                 log.exception("stopping %s/%s failed", loop.stream, loop.stage)
         if self._producer is not None:
             await self._producer.stop()
-        if self._store is not None:
-            await self._store.stop()
+        store, self._store = self._store, None  # serving answers 503 from here on
+        if store is not None:
+            await store.stop()
         self.loops.clear()
         self._tasks.clear()

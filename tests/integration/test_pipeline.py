@@ -67,8 +67,10 @@ async def test_every_event_is_predicted_or_dead_lettered(services: tuple[str, st
     messages = list(wl.messages())
     bad_extra = _explicit_bad(N)
     worker = Worker(cfg)
+    assert worker.store is None  # serving answers 503 until the store is connected
     await worker.start()
     try:
+        assert worker.store is not None and await worker.store.read_many(stream.view, []) == []
         await worker.wait_ready()
         published = await publish(cfg, stream, messages + bad_extra)
         assert published == len(messages) + len(bad_extra)
@@ -76,6 +78,7 @@ async def test_every_event_is_predicted_or_dead_lettered(services: tuple[str, st
         out = await collect(cfg, stream, expected=total, until=_drift_after_shift)
     finally:
         await worker.stop()
+    assert worker.store is None  # and again once it is stopped
 
     bad_ids = {m.index for m in messages if m.kind == "event" and m.bad}
     valid_ids = {f"e3-{m.index}" for m in messages if m.kind == "event" and not m.bad}
