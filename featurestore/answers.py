@@ -11,25 +11,21 @@ compiler the Python twin below writes the same bytes.
 from __future__ import annotations
 
 import ctypes
-import functools
 import struct
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import orjson
 
+from featurestore.json_native import NameFragments, json_library, name_fragments
 from featurestore.store import StoredVector
-from models._native_build import load_library
 
 __all__ = ["VectorBlock", "block_of", "render_answers", "stored_vectors"]
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _MISSING = b',"found":false,"values":null,"event_ts":null,"age_ms":null,"written_at":null}'
-_P = ctypes.c_void_p
-_I = ctypes.c_longlong
 
 
 @dataclass(slots=True)
@@ -100,8 +96,8 @@ def render_answers(
         raise ValueError(f"inconsistent vector block for {len(keys)} entities")
     keys_json = orjson.dumps(list(keys))
     nums = orjson.dumps(np.frombuffer(block.values, "<f8"), option=_NUMPY)
-    frags = _fragments(names)
-    lib = _library()
+    frags = name_fragments(names)
+    lib = json_library()
     if lib is None or not keys:
         return _render_py(head, tail, keys_json, nums, frags, block, now, single)
     cap = len(head) + len(tail) + len(keys_json) + len(nums) + 160 * len(keys)
@@ -136,28 +132,12 @@ def render_answers(
     return bytes(out)
 
 
-@dataclass(frozen=True, slots=True)
-class _Fragments:
-    parts: tuple[bytes, ...]  # '"name":' per feature
-    joined: bytes
-    offsets: array[int]
-
-
-@functools.lru_cache(maxsize=256)
-def _fragments(names: tuple[str, ...]) -> _Fragments:
-    parts = tuple(orjson.dumps(n) + b":" for n in names)
-    offsets = array("q", [0])
-    for p in parts:
-        offsets.append(offsets[-1] + len(p))
-    return _Fragments(parts, b"".join(parts), offsets)
-
-
 def _render_py(
     head: bytes,
     tail: bytes,
     keys_json: bytes,
     nums: bytes,
-    frags: _Fragments,
+    frags: NameFragments,
     block: VectorBlock,
     now: int,
     single: bool,
@@ -195,16 +175,3 @@ def _string_tokens(json_array: bytes) -> list[bytes]:
         tokens.append(json_array[i : j + 1])
         i = j + 2  # past the ','
     return tokens
-
-
-@functools.cache
-def _library() -> ctypes.CDLL | None:
-    lib = load_library("answers", [Path(__file__).with_name("_native") / "answers.c"])
-    if lib is not None:
-        lib.render_answers.restype = _I
-        lib.render_answers.argtypes = [
-            _I, ctypes.c_char_p, ctypes.c_char_p, _I, ctypes.c_char_p, _I, _I,
-            ctypes.c_char_p, _P, _P, _P, _I, ctypes.c_char_p, _I, ctypes.c_char_p, _I,
-            ctypes.c_int, _P, _I,
-        ]  # fmt: skip
-    return lib

@@ -11,6 +11,7 @@ from aiokafka import TopicPartition
 
 from featurestore import FeatureProcessor, FeatureRecord, OnlineStore, SourceRecord
 from featurestore.record import Source
+from featurestore.record_json import records_json
 from streams.config import StreamConfig
 from streams.metrics import METRICS
 from streams.stage_loop import Batch, OutRecord, Record, StageLoop
@@ -58,8 +59,8 @@ class FeatureLoop(StageLoop):
             # the source's timestamp travels on, so downstream stages can merge partitions in
             # the order the events were produced
             outgoing.extend(
-                (r.entity.encode(), r.to_json(), r.source_ts or None, _reply_headers(r))
-                for r in out.features
+                (r.entity.encode(), value, r.source_ts or None, _reply_headers(r))
+                for r, value in zip(out.features, records_json(out.features), strict=True)
             )
             futs.extend(await self.send_dead(out.dead))
             latest.update(out.latest)

@@ -3,44 +3,7 @@
  * C only copies tokens between the view's name fragments, so every byte is orjson's and the
  * answer equals orjson.dumps of the same answer built as dicts (featurestore/answers.py holds
  * the Python twin; tests compare the three). Plain C, loaded with ctypes. */
-#include <string.h>
-
-typedef long long i64;
-
-/* the end of the JSON string token starting at s[i] == '"', or -1 */
-static i64 string_end(const char *s, i64 i, i64 len) {
-    for (i++; i < len; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i + 1;
-    }
-    return -1;
-}
-
-/* the end of the number (or null) token starting at s[i] */
-static i64 number_end(const char *s, i64 i, i64 len) {
-    while (i < len && s[i] != ',' && s[i] != ']')
-        i++;
-    return i;
-}
-
-static char *put_i64(char *o, i64 v) {
-    char tmp[24];
-    int n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *o++ = '-';
-    while (n)
-        *o++ = tmp[--n];
-    return o;
-}
-
-#define PUT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) += sizeof(lit) - 1)
+#include "json_tokens.h"
 
 /* Writes head, then per entity {"entity":<key>,"found":...,"values":{...},"event_ts":...,
  * "age_ms":...,"written_at":...} separated by commas, then tail. With `bare`, the first

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from featurestore import FeatureServer, FeatureView, answers
+from featurestore import FeatureServer, FeatureView, answers, json_native
 from featurestore.answers import VectorBlock, block_of, render_answers, stored_vectors
 from featurestore.store import StoredVector
 
@@ -80,7 +80,7 @@ def cases(draw: st.DrawFn) -> tuple[Any, ...]:
 
 @needs_native
 def test_the_renderer_builds() -> None:
-    assert answers._library() is not None  # CI machines have a C compiler
+    assert json_native.json_library() is not None  # CI machines have a C compiler
 
 
 @settings(max_examples=300, deadline=None)
@@ -91,7 +91,7 @@ def test_answers_are_orjsons_bytes(case: tuple[Any, ...], single: bool, native: 
         keys, vectors = keys[:1], vectors[:1]
     with pytest.MonkeyPatch.context() as m:
         if not native:
-            m.setattr(answers, "_library", lambda: None)
+            m.setattr(answers, "json_library", lambda: None)
         got = render_answers(
             view, version, names, keys, block_of(vectors, names), NOW, single=single
         )
@@ -118,7 +118,7 @@ def test_a_block_that_does_not_match_its_entities_is_refused(
     block: VectorBlock, native: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not native:
-        monkeypatch.setattr(answers, "_library", lambda: None)
+        monkeypatch.setattr(answers, "json_library", lambda: None)
     # two features: the first block has numbers for one entity but says two were found
     keys = ["a", "b"] if len(block.found) == 2 else ["a"]
     with pytest.raises(ValueError, match="inconsistent vector block"):
