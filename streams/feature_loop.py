@@ -59,7 +59,12 @@ class FeatureLoop(StageLoop):
             # the source's timestamp travels on, so downstream stages can merge partitions in
             # the order the events were produced
             outgoing.extend(
-                (r.entity.encode(), value, r.source_ts or None, _reply_headers(r))
+                (
+                    r.entity.encode(),
+                    value,
+                    r.source_ts or None,
+                    [] if r.reply_to is None else _reply_headers(r.reply_to, r.correlation_id),
+                )
                 for r, value in zip(out.features, records_json(out.features), strict=True)
             )
             futs.extend(await self.send_dead(out.dead))
@@ -113,10 +118,8 @@ def source_record(tp: TopicPartition, m: Record) -> SourceRecord:
     )
 
 
-def _reply_headers(r: FeatureRecord) -> list[tuple[str, bytes]]:
-    if r.reply_to is None:
-        return []
-    headers = [("reply-to", r.reply_to.encode())]
-    if r.correlation_id is not None:
-        headers.append(("correlation-id", r.correlation_id.encode()))
+def _reply_headers(reply_to: str, correlation_id: str | None) -> list[tuple[str, bytes]]:
+    headers = [("reply-to", reply_to.encode())]
+    if correlation_id is not None:
+        headers.append(("correlation-id", correlation_id.encode()))
     return headers

@@ -137,25 +137,37 @@ async def _publish(cfg: RiffleConfig, stream: StreamConfig, n: int, entities: in
 @contextlib.asynccontextmanager
 async def _features_worker(
     cfg: RiffleConfig, stream: StreamConfig
-) -> AsyncIterator[tuple[RiffleConfig, StreamConfig, FeatureLoop]]:
-    """A worker running only the feature stage of a fresh copy of the stream, removed after."""
+) -> AsyncIterator[tuple[RiffleConfig, StreamConfig, FeatureLoop, asyncio.Task[None]]]:
+    """A worker running only the feature stage of a fresh copy of the stream, removed after;
+    with the task running it, which ends early only if the stage fails."""
     cfg, stream = renamed(cfg, stream, f"bench{uuid.uuid4().hex[:8]}")
     worker = Worker(cfg, [stream.name], stages=["features"])
     await worker.start()
+    run = asyncio.create_task(worker.run())  # done early only if a stage failed: see _alive
     try:
         await worker.wait_ready()
         loop = next(lp for lp in worker.loops if isinstance(lp, FeatureLoop))
-        yield cfg, stream, loop
+        yield cfg, stream, loop, run
     finally:
         await worker.stop()
+        await asyncio.gather(run, return_exceptions=True)  # _alive raised its error, if any
         await reset_stream(cfg, stream, vectors=True)
+
+
+def _alive(run: asyncio.Task[None]) -> None:
+    """Raise the error of a bench worker whose stage failed (its measurement would wait for
+    records that never come)."""
+    if run.done() and not run.cancelled() and run.exception() is not None:
+        raise RuntimeError(f"the bench worker's feature stage failed: {run.exception()!r}") from (
+            run.exception()
+        )
 
 
 async def worker_flood(
     cfg: RiffleConfig, stream: StreamConfig, n: int, entities: int
 ) -> dict[str, float]:
     """One worker, feature stage only, on `n` events already in the topic."""
-    async with _features_worker(cfg, stream) as (cfg, stream, _):
+    async with _features_worker(cfg, stream) as (cfg, stream, _, run):
         await _publish(cfg, stream, n, entities)
 
         def records() -> float:
@@ -166,9 +178,11 @@ async def worker_flood(
 
         # the worker was idle while the topic filled; the clock starts at its first record
         while records() == 0:
+            _alive(run)
             await asyncio.sleep(0.001)
         t0, w0, r0, c0 = time.perf_counter(), writes(), records(), time.process_time()
         while records() < n:
+            _alive(run)
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - t0
         done = records() - r0
@@ -218,7 +232,7 @@ async def freshness(
     cfg: RiffleConfig, stream: StreamConfig, rate: float, duration_s: float, entities: int
 ) -> dict[str, Any]:
     """Per-event freshness (event time → vector in Redis) at a steady publishing rate."""
-    async with _features_worker(cfg, stream) as (cfg, stream, loop):
+    async with _features_worker(cfg, stream) as (cfg, stream, loop, run):
         # a separate process, so publishing does not share this event loop or core
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -233,6 +247,7 @@ async def freshness(
         )
         out, _ = await proc.communicate()
         await asyncio.sleep(1.0)
+        _alive(run)
         samples = list(loop.freshness)
         warm = int(len(samples) * 0.1)  # the first tenth: connections and JIT-free warm-up
         result = _percentiles(samples[warm:])

@@ -3,11 +3,15 @@ nothing behind, least of all in the key space of the views it copies."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 import redis.asyncio as aioredis
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.config import RiffleConfig
+from streams.feature_loop import FeatureLoop
 from streams.features_bench import worker_flood
 from tests.conftest import fresh_config
 
@@ -40,3 +44,17 @@ async def test_the_flood_measures_and_cleans_up(services: tuple[str, str]) -> No
     for view in (stream.view, *stream.extra_views):  # nothing written under the real views
         assert await _keys(cfg, f"riffle:{{*}}:{view.name}:v{view.version}") == []
     assert await _keys(cfg, "riffle:{*}:bench*") == []  # and its own vectors deleted
+
+
+async def test_a_failing_stage_fails_the_flood_instead_of_hanging(
+    services: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: FeatureLoop, batch: Any) -> list[Any]:
+        raise TypeError("headers must be a list")
+
+    monkeypatch.setattr(FeatureLoop, "handle", broken)
+    cfg = fresh_config(services)
+    with pytest.raises(RuntimeError, match="feature stage failed: TypeError") as info:
+        await asyncio.wait_for(worker_flood(cfg, cfg.stream(), 500, 50), 120)
+    assert isinstance(info.value.__cause__, TypeError)
+    assert await _keys(cfg, "riffle:{*}:bench*") == []  # cleaned up all the same
