@@ -31,6 +31,7 @@ __all__ = ["LoadGenerator", "precise_loop"]
 
 _SPIN_S = 0.0002  # sleep until this close to the scheduled time, then spin
 _POOL = 64  # keep-alive connections: requests in flight before one waits for a free connection
+_PARSE_EVERY = 16  # answers checked by counting their flags between two parsed whole
 _TIMEOUT_S = 5.0  # an answer slower than this is an error (FeatureClient's default timeout)
 _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)")
 
@@ -172,7 +173,9 @@ class LoadGenerator:
         self._latency[i] = done - scheduled
         self._service[i] = done - sent
         try:
-            self._missing += _not_found(status, body, self._batch)
+            # every answer's status and flags are checked; one in _PARSE_EVERY is parsed whole
+            parse = i % _PARSE_EVERY == 0
+            self._missing += _not_found(status, body, self._batch, parse)
         except ValueError:
             self._errors += 1
         self._last = done
@@ -284,11 +287,18 @@ class _Conn(asyncio.Protocol):
         self.on_answer(self, status, body)
 
 
-def _not_found(status: int, body: bytes, batch: int) -> int:
+def _not_found(status: int, body: bytes, batch: int, parse: bool = True) -> int:
     """How many entities an answer did not find; ValueError unless it is a 200 answer of the
-    serving API for `batch` entities."""
+    serving API for `batch` entities. Without `parse`, the compact ``"found":`` flags are
+    counted instead (exact for this API's answers: ids and names are JSON strings, values
+    numbers or null, so the flags cannot appear elsewhere; a third of the generator's CPU on a
+    batch of 100), and an answer whose flags do not add up is parsed."""
     if status != 200:
         raise ValueError(f"answered {status}" if status else "no answer")
+    if not parse:
+        missing = body.count(b'"found":false')
+        if body.count(b'"found":true') + missing == batch:
+            return missing
     try:
         answer = orjson.loads(body)
         results = [answer] if batch == 1 else answer["results"]

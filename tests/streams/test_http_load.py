@@ -14,6 +14,8 @@ import orjson
 import pytest
 from aiohttp import web
 
+from featurestore.answers import block_of, render_answers
+from featurestore.store import StoredVector
 from streams.http_load import LoadGenerator, _Conn, _not_found
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -271,6 +273,7 @@ async def test_unasked_data_or_a_lost_connection_closes_it_and_answers_once() ->
 )
 def test_not_found_counts_the_misses(status: int, body: bytes, batch: int, missing: int) -> None:
     assert _not_found(status, body, batch) == missing
+    assert _not_found(status, body, batch, parse=False) == missing
 
 
 @pytest.mark.parametrize(
@@ -289,6 +292,20 @@ def test_not_found_counts_the_misses(status: int, body: bytes, batch: int, missi
 def test_not_found_refuses_what_is_not_an_answer(status: int, body: bytes, batch: int) -> None:
     with pytest.raises(ValueError):
         _not_found(status, body, batch)
+    with pytest.raises(ValueError):  # counting sees it too: by status or flags
+        _not_found(status, body, batch, parse=False)
+
+
+async def test_counting_agrees_with_parsing_on_real_answers() -> None:
+    names = ("found", 'n"found":true', "x")  # names and ids that look like flags
+    vectors = [StoredVector({n: float(i) for n in names}, i, i) for i in range(3)]
+    keys = ['"found":false', "b", '\\"found\\":true']
+    for k in range(4):
+        vecs = [v if j < k else None for j, v in enumerate(vectors)]
+        body = render_answers("v", 1, names, keys, block_of(vecs, names), 10)
+        assert _not_found(200, body, 3, parse=False) == _not_found(200, body, 3) == 3 - k
+        single = render_answers("v", 1, names, keys[:1], block_of(vecs[:1], names), 10, True)
+        assert _not_found(200, single, 1, parse=False) == _not_found(200, single, 1)
 
 
 def test_the_url_must_be_http() -> None:
