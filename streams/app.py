@@ -1,7 +1,8 @@
 """The faust app that `riffle worker` runs.
 
 faust owns the worker's lifecycle (signals, graceful shutdown), its web server (`/metrics`,
-`/health`, `/features/<view>/<entity>`) and the control-plane agent on `riffle.alerts`. The hot
+`/health`, `/features/<view>/<entity>`; `riffle serve` serves the features alone, off the
+stages' event loop) and the control-plane agent on `riffle.alerts`. The hot
 path runs as a faust service whose stage loops read with aiokafka `getmany` (see
 `streams.stage_loop` for why).
 """
@@ -15,22 +16,19 @@ from typing import Any
 
 import faust
 import orjson
-from aiohttp import web
 from mode import Service
 
 from featurestore import (
     FeatureRecord,
     FeatureServer,
-    FeatureStoreError,
     FeatureView,
-    InvalidRequestError,
     RedisStore,
     StoredVector,
     StoreUnavailableError,
-    UnknownViewError,
 )
 from featurestore.answers import VectorBlock
 from streams.config import RiffleConfig
+from streams.feature_routes import add_feature_routes
 from streams.metrics import METRICS
 from streams.worker import STAGES, Worker
 
@@ -106,28 +104,9 @@ def create_app(
         _WorkerStore(worker), {v.name: v for s in worker.stream_cfgs for v in s.views}
     )
 
-    # Plain aiohttp handlers on faust's web app: faust's View dispatch costs more than a
-    # vector read, and these routes are the serving hot path.
-    async def feature_vector(request: web.Request) -> web.Response:
-        try:
-            fields = dict(request.query) or None  # request-time data for the transforms
-            view, entity = request.match_info["view"], request.match_info["entity"]
-            return _body(await server.get_json(view, entity, fields))
-        except Exception as exc:
-            return _error(exc)
-
-    async def feature_batch(request: web.Request) -> web.Response:
-        try:
-            view = request.match_info["view"]
-            server.view(view)  # an unknown view is a 404 whatever the body
-            entities, fields = server.parse_request(await request.read())
-            return _body(await server.get_many_json(view, entities, fields))
-        except Exception as exc:
-            return _error(exc)
-
-    router = app.web.web_app.router  # type: ignore[attr-defined]  # faust's aiohttp driver
-    router.add_get("/features/{view}/{entity}", feature_vector)
-    router.add_post("/features/{view}", feature_batch)
+    # plain aiohttp handlers on faust's web app: faust's View dispatch costs more than a
+    # vector read, and these routes are the serving hot path
+    add_feature_routes(app.web.web_app.router, server)  # type: ignore[attr-defined]
     return app
 
 
@@ -160,23 +139,3 @@ class _WorkerStore:
         if store is None:
             raise StoreUnavailableError("the worker has not connected to Redis yet")
         return store
-
-
-def _body(body: bytes) -> web.Response:
-    return web.Response(body=body, content_type="application/json")
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
-
-
-def _error(exc: Exception) -> web.Response:
-    if isinstance(exc, UnknownViewError):
-        return _json({"error": str(exc), "view": exc.view}, 404)
-    if isinstance(exc, InvalidRequestError):
-        return _json({"error": str(exc)}, exc.status)
-    if isinstance(exc, StoreUnavailableError):
-        return _json({"error": str(exc)}, 503)
-    kind = "feature store error" if isinstance(exc, FeatureStoreError) else "unexpected error"
-    log.error("feature serving: %s", kind, exc_info=exc)
-    return _json({"error": f"{kind}: {type(exc).__name__}"}, 500)

@@ -56,6 +56,16 @@ def _workload(args: argparse.Namespace) -> Workload:
     )
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from streams.serve import run_server
+
+    cfg = _config(args)
+    for name in args.stream or []:
+        cfg.stream(name)  # an unknown stream fails here, naming it
+    run_server(cfg, args.stream or None, args.host, args.port)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import embedded_demo, kafka_demo
 
@@ -266,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--stream", action="append", help="stream to run (repeatable; default: all)")
     w.add_argument("--stages", help="comma-separated subset of features,learner,monitor")
     w.set_defaults(func=cmd_worker)
+
+    sv = sub.add_parser(
+        "serve", parents=[common], help="serve features from Redis in a process of its own"
+    )
+    sv.add_argument("--stream", action="append", help="stream whose views to serve (default: all)")
+    sv.add_argument("--host", default="", help="default: runtime.web_host")
+    sv.add_argument("--port", type=int, default=6067)
+    sv.set_defaults(func=cmd_serve)
 
     d = sub.add_parser(
         "demo", parents=[common], help="replay a seeded workload with a live view and a summary"

@@ -51,9 +51,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def served(services: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One `riffle worker --stages features` for the module, on its own view name and port."""
+@pytest.fixture(scope="module", params=["worker", "serve"])
+def served(
+    services: tuple[str, str], tmp_path_factory: pytest.TempPathFactory, request: Any
+) -> Iterator[Served]:
+    """Every test against `riffle worker --stages features` and against `riffle serve` (the
+    same routes in a process of its own), each on its own view name and port."""
     tmp = tmp_path_factory.mktemp("serving")
     name = f"s{uuid.uuid4().hex[:8]}"
     port = _free_port()
@@ -67,9 +70,13 @@ def served(services: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) 
     view = load_config(path, env).stream().view
     log_path = tmp / "worker.log"
     log = log_path.open("w")
-    cmd = [sys.executable, "-m", "streams.cli", "--config", str(path), "worker"]
+    cmd = [sys.executable, "-m", "streams.cli", "--config", str(path)]
+    if request.param == "worker":
+        cmd += ["worker", "--stages", "features"]
+    else:
+        cmd += ["serve", "--port", str(port), "--stream", name]
     proc = subprocess.Popen(
-        [*cmd, "--stages", "features"],
+        cmd,
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -86,7 +93,7 @@ def served(services: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) 
             except (OSError, urllib.error.HTTPError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("the worker never became healthy")
+                pytest.fail(f"riffle {request.param} never became healthy")
             time.sleep(0.5)
         yield Served(f"http://127.0.0.1:{port}", port, redis, view)
     finally:
