@@ -10,7 +10,6 @@ compiler the Python twin below writes the same bytes.
 
 from __future__ import annotations
 
-import ctypes
 import struct
 from array import array
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
-from featurestore.json_native import NameFragments, json_library, name_fragments
+from featurestore.json_native import NameFragments, json_library, name_fragments, write_into
 from featurestore.store import StoredVector
 
 __all__ = ["VectorBlock", "block_of", "render_answers", "stored_vectors"]
@@ -102,34 +101,33 @@ def render_answers(
         return _render_py(head, tail, keys_json, nums, frags, block, now, single)
     cap = len(head) + len(tail) + len(keys_json) + len(nums) + 160 * len(keys)
     cap += k * (len(frags.joined) + len(names) + 64)
-    out = bytearray(cap)
-    ref = ctypes.c_char.from_buffer(out)
-    size = lib.render_answers(
-        len(keys),
-        block.found,
-        keys_json,
-        len(keys_json),
-        nums,
-        len(nums),
-        len(names),
-        frags.joined,
-        frags.offsets.buffer_info()[0],
-        block.event_ts.buffer_info()[0],
-        block.written_at.buffer_info()[0],
-        now,
-        head,
-        len(head),
-        tail,
-        len(tail),
-        single,
-        ctypes.addressof(ref),
+    data, size = write_into(
         cap,
+        lambda address: lib.render_answers(
+            len(keys),
+            block.found,
+            keys_json,
+            len(keys_json),
+            nums,
+            len(nums),
+            len(names),
+            frags.joined,
+            frags.offsets.buffer_info()[0],
+            block.event_ts.buffer_info()[0],
+            block.written_at.buffer_info()[0],
+            now,
+            head,
+            len(head),
+            tail,
+            len(tail),
+            single,
+            address,
+            cap,
+        ),
     )
-    del ref
     if size < 0:
         raise ValueError(f"inconsistent vector block for {len(keys)} entities (code {size})")
-    del out[size:]
-    return bytes(out)
+    return data
 
 
 def _render_py(

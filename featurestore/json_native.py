@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import functools
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import orjson
 
 from models._native_build import load_library
 
-__all__ = ["NameFragments", "json_library", "name_fragments"]
+__all__ = ["NameFragments", "json_library", "name_fragments", "write_into"]
 
 _P = ctypes.c_void_p
 _I = ctypes.c_longlong
@@ -54,3 +55,15 @@ def name_fragments(names: tuple[str, ...]) -> NameFragments:
     for p in parts:
         offsets.append(offsets[-1] + len(p))
     return NameFragments(parts, b"".join(parts), offsets)
+
+
+def write_into(cap: int, write: Callable[[int], int]) -> tuple[bytes, int]:
+    """Run a stitcher on a fresh buffer of `cap` bytes: `write` gets its address and returns
+    the bytes written (negative: an error code); returns the written bytes and that count."""
+    out = bytearray(cap)
+    ref = ctypes.c_char.from_buffer(out)
+    try:
+        size = write(ctypes.addressof(ref))
+    finally:
+        del ref  # the buffer cannot be resized while exported
+    return (bytes(memoryview(out)[:size]) if size >= 0 else b""), size

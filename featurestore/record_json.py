@@ -9,14 +9,13 @@ whose records do not share one names tuple, or a machine without a C compiler, t
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 from array import array
 from collections.abc import Sequence
 
 import orjson
 
-from featurestore.json_native import json_library, name_fragments
+from featurestore.json_native import json_library, name_fragments, write_into
 from featurestore.record import FeatureRecord
 
 __all__ = ["records_json"]
@@ -51,24 +50,23 @@ def records_json(records: Sequence[FeatureRecord]) -> list[bytes]:
     frags = name_fragments(names)
     n = len(records)
     cap = len(meta) + len(nums) + n * (len(frags.joined) + len(names) + 160)
-    out = bytearray(cap)
     offs = array("q", bytes(8 * (n + 1)))
-    ref = ctypes.c_char.from_buffer(out)
-    size = lib.render_records(
-        n,
-        meta,
-        len(meta),
-        nums,
-        len(nums),
-        len(names),
-        frags.joined,
-        frags.offsets.buffer_info()[0],
-        ctypes.addressof(ref),
+    data, size = write_into(
         cap,
-        offs.buffer_info()[0],
+        lambda address: lib.render_records(
+            n,
+            meta,
+            len(meta),
+            nums,
+            len(nums),
+            len(names),
+            frags.joined,
+            frags.offsets.buffer_info()[0],
+            address,
+            cap,
+            offs.buffer_info()[0],
+        ),
     )
-    del ref
     if size < 0:  # values that do not match the names: to_json says which
         return [r.to_json() for r in records]
-    data = bytes(memoryview(out)[:size])
     return [data[a:b] for a, b in itertools.pairwise(offs)]
