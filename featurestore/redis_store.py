@@ -60,6 +60,8 @@ class RedisStore:
             await reads.start()
         except (RedisError, OSError, StoreUnavailableError) as exc:
             await client.aclose()
+            for p in (pipe, reads):
+                await p.stop()
             raise StoreUnavailableError(f"cannot reach Redis at {_safe(self.url)}: {exc}") from exc
         self._client = client
         self._pipe = pipe

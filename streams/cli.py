@@ -179,7 +179,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         ensure_services(cfg)
         runs = [
             run_serving_bench(
-                cfg, stream, rate=args.rate or 500.0, duration_s=args.duration, seed=seed
+                cfg,
+                stream,
+                rate=args.rate or 500.0,
+                duration_s=args.duration,
+                seed=seed,
+                server=args.server,
             )
             for seed in range(args.runs)
         ]
@@ -384,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="features, serving, reply: seconds per timed run",
     )
     b.add_argument("--no-serving", action="store_true", help="features: skip serving latency")
+    b.add_argument(
+        "--server",
+        choices=["serve", "worker"],
+        default="serve",
+        help="serving: riffle serve, or a worker's own web server",
+    )
     b.add_argument("--batch", type=int, default=256, help="models, monitor: micro-batch size")
     b.add_argument("--case", action="append", help="models: logreg+scaler, hoeffding_tree, ...")
     b.add_argument("--runs", type=int, default=3)

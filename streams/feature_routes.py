@@ -18,7 +18,7 @@ from featurestore import (
     UnknownViewError,
 )
 
-__all__ = ["add_feature_routes", "json_response"]
+__all__ = ["add_feature_routes", "error_answer", "json_response"]
 
 log = logging.getLogger("riffle.serving")
 
@@ -54,12 +54,18 @@ def _body(body: bytes) -> web.Response:
 
 
 def _error(exc: Exception) -> web.Response:
+    status, body = error_answer(exc)
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def error_answer(exc: Exception) -> tuple[int, bytes]:
+    """A serving failure as its status code and JSON body (unexpected ones are logged)."""
     if isinstance(exc, UnknownViewError):
-        return json_response({"error": str(exc), "view": exc.view}, 404)
+        return 404, orjson.dumps({"error": str(exc), "view": exc.view})
     if isinstance(exc, InvalidRequestError):
-        return json_response({"error": str(exc)}, exc.status)
+        return exc.status, orjson.dumps({"error": str(exc)})
     if isinstance(exc, StoreUnavailableError):
-        return json_response({"error": str(exc)}, 503)
+        return 503, orjson.dumps({"error": str(exc)})
     kind = "feature store error" if isinstance(exc, FeatureStoreError) else "unexpected error"
     log.error("feature serving: %s", kind, exc_info=exc)
-    return json_response({"error": f"{kind}: {type(exc).__name__}"}, 500)
+    return 500, orjson.dumps({"error": f"{kind}: {type(exc).__name__}"})

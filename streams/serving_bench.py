@@ -46,6 +46,7 @@ from streams.http_load import LoadGenerator, precise_loop
 __all__ = ["main", "median_of_runs", "run_serving_bench"]
 
 TARGET_P99_MS = {1: 2.0, 100: 10.0}
+SERVERS = {"serve": "riffle serve", "worker": "a worker's web server (web only, no stages)"}
 
 
 def run_serving_bench(
@@ -58,9 +59,14 @@ def run_serving_bench(
     n_entities: int = 10_000,
     warmup_s: float = 2.0,
     seed: int = 0,
+    server: str = "serve",
 ) -> dict[str, Any]:
     """Measure serving latency at a steady `rate` for each batch size in `batch` (1 = GET one
-    entity, n > 1 = POST n entities). Returns the summary, percentiles in milliseconds."""
+    entity, n > 1 = POST n entities) against `riffle serve` (``server="serve"``) or a worker's
+    own web server (``"worker"``) started for the run, or the server at `url`. Returns the
+    summary, percentiles in milliseconds."""
+    if server not in SERVERS:
+        raise ValueError(f"server must be one of {sorted(SERVERS)}, got {server!r}")
     batches = [batch] if isinstance(batch, int) else list(batch)
     if rate <= 0 or duration_s <= 0 or warmup_s < 0 or n_entities < 1:
         raise ValueError("rate, duration_s and n_entities must be positive, warmup_s >= 0")
@@ -82,7 +88,9 @@ def run_serving_bench(
         with tempfile.NamedTemporaryFile(
             prefix="riffle-serving-", suffix=".pickle", delete=False
         ) as tmp:
-            pickle.dump((served, stream.name), tmp)  # our own config, read back by our child
+            pickle.dump(
+                (served, stream.name, server), tmp
+            )  # our own config, read back by our child
         proc = subprocess.Popen(
             [sys.executable, "-m", "streams.serving_bench", "--serve-config", tmp.name],
             cwd=Path(__file__).resolve().parent.parent,
@@ -112,7 +120,7 @@ def run_serving_bench(
         "view": original.view.qualified_name,
         "n_features": len(view.feature_names),
         "url": url,
-        "worker": "started (web only, no stages)" if proc is not None else "given",
+        "server": SERVERS[server] if proc is not None else "given",
         "rate_per_s": rate,
         "duration_s": duration_s,
         "warmup_s": warmup_s,
@@ -231,15 +239,20 @@ def median_of_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _serve(path: str) -> None:
-    """The worker process: the faust app with its web server and no stages."""
+    """The serving process: `riffle serve`, or the faust app with its web server and no
+    stages."""
     import faust
 
     from streams.app import create_app
     from streams.event_loop import use_event_loop
+    from streams.serve import run_server
 
     with open(path, "rb") as f:
-        cfg, stream = pickle.load(f)
+        cfg, stream, server = pickle.load(f)
 
+    if server == "serve":
+        run_server(cfg, [stream], cfg.runtime.web_host, cfg.runtime.web_port)
+        return
     use_event_loop(cfg.runtime)
     app = create_app(cfg, [stream], stages=())
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
@@ -250,7 +263,7 @@ def _wait_served(url: str, view: str, entity: str, proc: subprocess.Popen[bytes]
     with FeatureClient(url, timeout=2) as client:
         while True:
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"the serving worker exited with code {proc.returncode}")
+                raise RuntimeError(f"the server exited with code {proc.returncode}")
             try:
                 if client.get(view, entity).found:
                     return
@@ -285,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--batch", type=int, action="append", help="repeatable; default: 1 and 100")
     p.add_argument("--entities", type=int, default=10_000)
-    p.add_argument("--url", default=None, help="a running worker's web server")
+    p.add_argument("--url", default=None, help="a running server (default: start one)")
+    p.add_argument("--server", choices=sorted(SERVERS), default="serve", help="what to start")
     p.add_argument("--output", default=None, help="also write the JSON summary here")
     p.add_argument("--serve-config", default=None, help=argparse.SUPPRESS)  # the child
     args = p.parse_args(argv)
@@ -302,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         url=args.url,
         n_entities=args.entities,
         warmup_s=args.warmup,
+        server=args.server,
     )
     text = json.dumps(summary, indent=2)
     print(text)
