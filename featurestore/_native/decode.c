@@ -1,0 +1,220 @@
+/* Flat JSON events into columns, for the feature processor's batch fast path.
+
+   decode_events reads a batch of raw events (one buffer, offsets) and writes, per event, its
+   event time, label and float fields into arrays, and its id, entity and string fields into
+   one buffer of NUL-terminated strings (Python splits it in one call). It accepts only what
+   the schema's Python decoder accepts unchanged in its common case: a flat object whose known
+   keys appear once each with their exact JSON types, ASCII strings without escapes, float
+   fields written as JSON floats within the value limit, an integer event time in
+   [0, 2^53), a label of 0, 1 or null. Anything else (an error, an integer for a float field,
+   an escape, a nested value, a non-ASCII byte) stops the call with the event's index, and the
+   caller takes the whole batch through the Python decoder, which gives the same values and
+   the errors. Floats are parsed by strtod, correctly rounded as orjson's are. */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_ID = 0, K_ENTITY = 1, K_TS = 2, K_LABEL = 3, K_FLOAT = 4, K_STR = 5 };
+
+#define MAX_KEYS 64
+
+static const char *skip_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* A string token at p (after its opening quote): ASCII, no escapes, no control characters.
+   Returns the closing quote, or NULL. */
+static const char *plain_string(const char *p, const char *end) {
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') return p;
+        if (c == '\\' || c < 0x20 || c >= 0x80) return NULL;
+        p++;
+    }
+    return NULL;
+}
+
+/* A JSON number token at p: returns its end, or NULL; *is_float tells whether it has a
+   fraction or an exponent (orjson's floats). */
+static const char *number(const char *p, const char *end, int *is_float) {
+    const char *s = p;
+    *is_float = 0;
+    if (p < end && *p == '-') p++;
+    if (p >= end) return NULL;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    } else {
+        return NULL;
+    }
+    if (p < end && *p == '.') {
+        *is_float = 1;
+        p++;
+        if (p >= end || *p < '0' || *p > '9') return NULL;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        *is_float = 1;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p >= end || *p < '0' || *p > '9') return NULL;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    return p > s ? p : NULL;
+}
+
+static int literal(const char *p, const char *end, const char *word, size_t n) {
+    return (size_t)(end - p) >= n && memcmp(p, word, n) == 0;
+}
+
+/* Index of the known key [k, k+len), or -1. */
+static int find_key(const char *k, long long len, const char *keys, const long long *key_offs,
+                    int nkeys) {
+    for (int j = 0; j < nkeys; j++) {
+        long long a = key_offs[j], b = key_offs[j + 1];
+        if (b - a == len && memcmp(keys + a, k, (size_t)len) == 0) return j;
+    }
+    return -1;
+}
+
+/* One event. Strings are written to *strs in output order (id, entity, then the string
+   fields in key order), each followed by a NUL. Returns 0, or -1 if the event is not for
+   the fast path, -2 if the string buffer is too small. */
+static int decode_one(const char *p, const char *end, const char *keys,
+                      const long long *key_offs, const int *kinds, const int *slots, int nkeys,
+                      double limit, long long *ts, signed char *label, double *floats,
+                      char **strs, const char *strs_end) {
+    const char *spans[MAX_KEYS];
+    long long lens[MAX_KEYS];
+    uint64_t seen = 0;
+    *label = -1;
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{') return -1;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') return -1; /* no fields: the id at least is missing */
+    for (;;) {
+        if (p >= end || *p != '"') return -1;
+        const char *k = p + 1;
+        const char *q = plain_string(k, end);
+        if (q == NULL) return -1;
+        int j = find_key(k, q - k, keys, key_offs, nkeys);
+        p = skip_ws(q + 1, end);
+        if (p >= end || *p != ':') return -1;
+        p = skip_ws(p + 1, end);
+        if (p >= end) return -1;
+        if (j >= 0) {
+            if (seen & (1ULL << j)) return -1; /* a repeated key: orjson keeps the last */
+            seen |= 1ULL << j;
+        }
+        int kind = j >= 0 ? kinds[j] : -1;
+        if (*p == '"') {
+            const char *s = p + 1;
+            const char *e = plain_string(s, end);
+            if (e == NULL) return -1;
+            if (kind == K_ID || kind == K_ENTITY || kind == K_STR) {
+                if (kind != K_STR && e == s) return -1; /* an empty id or entity */
+                spans[j] = s;
+                lens[j] = e - s;
+            } else if (kind >= 0) {
+                return -1;
+            }
+            p = e + 1;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            int is_float;
+            const char *e = number(p, end, &is_float);
+            if (e == NULL) return -1;
+            long long n = e - p;
+            if (kind == K_FLOAT) {
+                char tmp[64];
+                if (!is_float || n >= (long long)sizeof tmp) return -1;
+                memcpy(tmp, p, (size_t)n);
+                tmp[n] = 0;
+                double v = strtod(tmp, NULL);
+                if (!(v >= -limit && v <= limit)) return -1; /* out of range, or inf */
+                floats[slots[j]] = v;
+            } else if (kind == K_TS) {
+                if (is_float || *p == '-' || n > 16) return -1;
+                long long v = 0;
+                for (const char *c = p; c < e; c++) v = v * 10 + (*c - '0');
+                if (v >= (1LL << 53)) return -1;
+                *ts = v;
+            } else if (kind == K_LABEL) {
+                if (n != 1 || (*p != '0' && *p != '1')) return -1;
+                *label = (signed char)(*p - '0');
+            } else if (kind >= 0) {
+                return -1;
+            } else if (is_float || n > 18) { /* orjson refuses what overflows a double */
+                char tmp[64];
+                if (n >= (long long)sizeof tmp) return -1;
+                memcpy(tmp, p, (size_t)n);
+                tmp[n] = 0;
+                if (!isfinite(strtod(tmp, NULL))) return -1;
+            }
+            p = e;
+        } else if (literal(p, end, "null", 4)) {
+            if (kind >= 0 && kind != K_LABEL) return -1;
+            p += 4;
+        } else if (literal(p, end, "true", 4) || literal(p, end, "false", 5)) {
+            if (kind >= 0) return -1;
+            p += *p == 't' ? 4 : 5;
+        } else {
+            return -1; /* a nested value, or not JSON */
+        }
+        p = skip_ws(p, end);
+        if (p >= end) return -1;
+        if (*p == '}') break;
+        if (*p != ',') return -1;
+        p = skip_ws(p + 1, end);
+    }
+    if (skip_ws(p + 1, end) != end) return -1;
+    for (int j = 0; j < nkeys; j++) {
+        if (kinds[j] != K_LABEL && !(seen & (1ULL << j))) return -1;
+    }
+    /* strings in output order: id, entity, string fields (slots give their order) */
+    for (int pass = 0; pass < 3; pass++) {
+        for (int j = 0; j < nkeys; j++) {
+            int kind = kinds[j];
+            if ((pass == 0 && kind != K_ID) || (pass == 1 && kind != K_ENTITY) ||
+                (pass == 2 && kind != K_STR))
+                continue;
+            if (*strs + lens[j] + 1 > strs_end) return -2;
+            memcpy(*strs, spans[j], (size_t)lens[j]);
+            *strs += lens[j];
+            *(*strs)++ = 0;
+        }
+    }
+    return 0;
+}
+
+/* Decode events buf[offs[i]:offs[i+1]], i < n. keys/key_offs/kinds name the known keys
+   (slots: a float key's column, a string key's rank); floats is n x nfloat, row-major.
+   Returns the bytes written to strs (>= 0); -1 with *bad the first event that is not for
+   the fast path; -2 if strs is too small. */
+long long decode_events(const char *buf, const long long *offs, long long n, const char *keys,
+                        const long long *key_offs, const int *kinds, const int *slots,
+                        int nkeys, int nfloat, long long max_bytes, double limit,
+                        long long *ts, signed char *labels, double *floats, char *strs,
+                        long long strs_cap, long long *bad) {
+    char *out = strs;
+    const char *out_end = strs + strs_cap;
+    if (nkeys > MAX_KEYS) {
+        *bad = 0;
+        return -1;
+    }
+    for (long long i = 0; i < n; i++) {
+        const char *p = buf + offs[i], *end = buf + offs[i + 1];
+        int rc = end - p > max_bytes
+                     ? -1
+                     : decode_one(p, end, keys, key_offs, kinds, slots, nkeys, limit, ts + i,
+                                  labels + i, floats + i * nfloat, &out, out_end);
+        if (rc != 0) {
+            *bad = i;
+            return rc;
+        }
+    }
+    return out - strs;
+}
