@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ __all__ = ["ColumnDecoder", "EventColumns"]
 
 _P = ctypes.c_void_p
 _I = ctypes.c_longlong
-_ARGS = [_P, _P, _I, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int, _I, ctypes.c_double]
+_ARGS: list[Any] = [_P, _P, _I, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int, _I, ctypes.c_double]
 _ARGS += [_P, _P, _P, _P, _I, _P]
-_ID, _ENTITY, _TS, _LABEL, _FLOAT, _STR = range(6)
+_ID, _ENTITY, _TS, _LABEL, _FLOAT, _STR, _OPT_FLOAT, _OPT_STR = range(8)
 
 
 @functools.cache
@@ -43,8 +44,8 @@ def _library() -> ctypes.CDLL | None:
 @dataclass(slots=True)
 class EventColumns:
     """Decoded events, column by column, in input order: what `EventSchema.unpacker` gives
-    event by event (ids, entities, event times in ms, labels) with the schema's float fields
-    as a matrix and its string fields as lists."""
+    event by event (ids, entities, event times in ms, labels) with the schema's required float
+    fields as a matrix and its required string fields as lists."""
 
     ids: list[str]
     entities: list[str]
@@ -77,11 +78,16 @@ class ColumnDecoder:
         self._lib = lib
         keys = [schema.id_field, schema.entity_field, schema.timestamp_field, schema.label_field]
         kinds, slots = [_ID, _ENTITY, _TS, _LABEL], [0, 0, 0, 0]
-        self.float_fields = [f for f, s in schema.fields.items() if s.type == "float"]
-        self.str_fields = [f for f, s in schema.fields.items() if s.type == "str"]
-        for f, spec in schema.fields.items():
+        # optional fields are checked, not kept: no view may read them (see `ViewState`)
+        fields = schema.fields.items()
+        self.float_fields = [f for f, s in fields if s.type == "float" and s.required]
+        self.str_fields = [f for f, s in fields if s.type == "str" and s.required]
+        for f, spec in fields:
             keys.append(f)
-            if spec.type == "float":
+            if not spec.required:
+                kinds.append(_OPT_FLOAT if spec.type == "float" else _OPT_STR)
+                slots.append(0)
+            elif spec.type == "float":
                 kinds.append(_FLOAT)
                 slots.append(self.float_fields.index(f))
             else:
@@ -111,9 +117,7 @@ class ColumnDecoder:
             return None
         return cls(schema, lib)
 
-    def decode(
-        self, values: Sequence[bytes], timestamps: Sequence[int]
-    ) -> EventColumns | None:
+    def decode(self, values: Sequence[bytes], timestamps: Sequence[int]) -> EventColumns | None:
         """The events ``values`` (produced at Kafka ``timestamps``, 0 if unknown) as columns;
         None if any of them needs the Python decoder (an error, an unusual form), or is dated
         too far after it was produced."""
@@ -122,11 +126,7 @@ class ColumnDecoder:
             buf = b"".join(values)
         except TypeError:  # a null value
             return None
-        offs = array("q", [0])
-        total = 0
-        for v in values:
-            total += len(v)
-            offs.append(total)
+        offs = array("q", itertools.accumulate(map(len, values), initial=0))
         ts = np.empty(n, dtype=np.int64)
         labels = np.empty(n, dtype=np.int8)
         floats = np.empty((n, len(self.float_fields)), dtype=np.float64)
@@ -159,9 +159,10 @@ class ColumnDecoder:
             return None
         parts = strs.raw[:size].decode("ascii").split("\0")
         width = 2 + len(self.str_fields)
-        label_list: list[int | None] = labels.tolist()
-        if labels.min(initial=0) < 0:
-            label_list = [None if x < 0 else x for x in label_list]
+        given: list[int] = labels.tolist()
+        label_list: list[int | None] = (
+            [None if x < 0 else x for x in given] if labels.min(initial=0) < 0 else list(given)
+        )
         return EventColumns(
             parts[0:-1:width],
             parts[1:-1:width],

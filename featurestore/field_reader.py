@@ -7,6 +7,7 @@ import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from featurestore.event_columns import EventColumns
 from featurestore.schema import EventSchema
 from featurestore.sketch import hash_key
 from featurestore.view import FeatureView
@@ -77,6 +78,28 @@ class FieldReader:
         else:
             kept = _tuples((*self._raw, *self.hot), fields)
         return entities, times, nums, hashes, kept, raw
+
+    def columns(
+        self, cols: EventColumns
+    ) -> tuple[list[str], list[int], list[float], list[int], list[Sequence[Any]], list[float]]:
+        """`many` of events the C decoder read into columns (float and string fields only, so
+        nothing needs converting): the same values, without a dict per event."""
+        entities = cols.entities if self._key is None else cols.column(self._key)
+        times: list[int] = cols.ts.tolist()
+        nums: list[float] = cols.numbers(self._nums).ravel().tolist()
+        keyed = [cols.column(k) for k in self._keys]
+        hashes = list(map(hash_key, keyed[0] if len(keyed) == 1 else _interleave(keyed)))
+        kept_columns = [cols.column(f) for f in (*self._raw, *self.hot)]
+        kept: list[Sequence[Any]] = (
+            list(zip(*kept_columns, strict=True)) if kept_columns else [() for _ in times]
+        )
+        raw: list[float] = cols.numbers(self._raw).ravel().tolist()
+        return entities, times, nums, hashes, kept, raw
+
+
+def _interleave(columns: list[list[Any]]) -> list[Any]:
+    """Columns as one flat list, event after event."""
+    return list(itertools.chain.from_iterable(zip(*columns, strict=True)))
 
 
 def _row(names: tuple[str, ...], fields: Fields, convert: bool) -> list[Any]:

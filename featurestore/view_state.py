@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from featurestore.aggregator import Aggregator
+from featurestore.event_columns import EventColumns
 from featurestore.field_reader import FieldReader, Fields, Queued
 from featurestore.record import FeatureRecord
 from featurestore.schema import EventSchema
@@ -63,6 +64,10 @@ class ViewState:
         self._transforms_many = [
             t.bind_many(p) for t, p in zip(view.transforms, sources, strict=True)
         ]
+        # the event fields the transforms read (one-hot inputs, fields that are not features)
+        self._event_inputs = tuple(dict.fromkeys(p for ps in sources for p in ps if type(p) is str))
+        # a batch of columns (`add_columns`) needs no per-event check when values are in range
+        self.columnar = self.deferred and not self._check_values
         self.begin()
 
     def begin(self) -> None:
@@ -71,6 +76,7 @@ class ViewState:
         self._stale: set[str] = set()
         self._touched: dict[str, None] = {}  # `fold`ed entities, in order
         self._events: list[Queued] = []  # deferred events
+        self._columns: EventColumns | None = None  # or a batch of them, decoded into columns
 
     def check(self, ts: int, fields: Fields) -> None:
         """Raise `InvalidEventError` if the view would refuse the event (changes nothing)."""
@@ -95,21 +101,51 @@ class ViewState:
         if ts > agg.watermark:  # the next events are checked against it
             agg.watermark = ts
 
+    def in_time(self, ts: np.ndarray[Any, np.dtype[np.int64]]) -> bool:
+        """Whether `check` would pass every event of a batch with these times, folded in order
+        (the watermark moving as they come)."""
+        agg = self.aggregator
+        before = np.maximum.accumulate(np.concatenate(([agg.watermark], ts[:-1])))
+        return not bool(np.any(ts < before - agg.lateness))
+
+    def add_columns(self, cols: EventColumns) -> None:
+        """Queue a batch of events decoded into columns, all checked (`in_time`): `results`
+        or `finish` fold them as they would the same events `add`ed one by one."""
+        assert self.columnar and not self._events and self._columns is None
+        self._columns = cols
+        if len(cols):
+            self.aggregator.watermark = max(self.aggregator.watermark, int(cols.ts.max()))
+
+    def _queued(
+        self, with_fields: bool = True
+    ) -> tuple[
+        tuple[list[str], list[int], list[float], list[int], list[Sequence[Any]], list[float]],
+        list[Fields],
+    ]:
+        """The queued events as the engine takes them, and the fields the transforms read."""
+        cols, self._columns = self._columns, None
+        if cols is None:
+            events, self._events = self._events, []
+            return self._read.many(events), [e[2] for e in events]
+        names = self._event_inputs
+        if not names or not with_fields:
+            return self._read.columns(cols), [{}] * len(cols)
+        values = zip(*(cols.column(n) for n in names), strict=True)
+        return self._read.columns(cols), [dict(zip(names, v, strict=True)) for v in values]
+
     def results(self) -> tuple[list[str], list[list[float]], Sequence[int]]:
         """Fold the queued events; return their entities, vectors and whether each is its
         entity's newest event, in order."""
-        events, self._events = self._events, []
-        entities, times, nums, hashes, kept, raw = self._read.many(events)
+        (entities, times, nums, hashes, kept, raw), fields = self._queued()
         aggregates, newest = self.aggregator.run(entities, times, nums, hashes, kept, True)
         assert aggregates is not None
         if self._n_raw:  # passthrough values, then aggregates: one matrix, one list per event
-            matrix = np.empty((len(events), self._n_raw + aggregates.shape[1]))
+            matrix = np.empty((len(entities), self._n_raw + aggregates.shape[1]))
             matrix[:, : self._n_raw] = np.asarray(raw, dtype=np.float64).reshape(-1, self._n_raw)
             matrix[:, self._n_raw :] = aggregates
             aggregates = matrix
         vectors: list[list[float]] = aggregates.tolist()
         if self._transforms:
-            fields = [e[2] for e in events]
             for t in self._transforms_many:
                 t(vectors, fields)
         return entities, vectors, newest
@@ -148,9 +184,8 @@ class ViewState:
 
     def finish(self) -> dict[str, FeatureRecord]:
         """End a batch: the newest vector of every entity it touched; evict old state."""
-        if self._events:
-            events, self._events = self._events, []
-            entities, times, nums, hashes, kept, _ = self._read.many(events)
+        if self._events or self._columns is not None:
+            (entities, times, nums, hashes, kept, _), _ = self._queued(with_fields=False)
             self.aggregator.run(entities, times, nums, hashes, kept, False)
             self._touched.update(dict.fromkeys(entities))
         wanted = [*self._stale, *self._touched]

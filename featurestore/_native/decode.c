@@ -4,7 +4,8 @@
    event time, label and float fields into arrays, and its id, entity and string fields into
    one buffer of NUL-terminated strings (Python splits it in one call). It accepts only what
    the schema's Python decoder accepts unchanged in its common case: a flat object whose known
-   keys appear once each with their exact JSON types, ASCII strings without escapes, float
+   keys appear once each with their exact JSON types (optional fields may be absent or null),
+   ASCII strings without escapes, float
    fields written as JSON floats within the value limit, an integer event time in
    [0, 2^53), a label of 0, 1 or null. Anything else (an error, an integer for a float field,
    an escape, a nested value, a non-ASCII byte) stops the call with the event's index, and the
@@ -17,6 +18,8 @@
 #include <string.h>
 
 enum { K_ID = 0, K_ENTITY = 1, K_TS = 2, K_LABEL = 3, K_FLOAT = 4, K_STR = 5 };
+/* optional fields: checked when present (null allowed), never written: no view reads them */
+enum { K_OPT_FLOAT = 6, K_OPT_STR = 7 };
 
 #define MAX_KEYS 64
 
@@ -67,13 +70,70 @@ static const char *number(const char *p, const char *end, int *is_float) {
     return p > s ? p : NULL;
 }
 
+/* A JSON float token [p, end) as the correctly rounded double: exactly when its digits fit
+   a double's mantissa and its power of ten is exact (one rounding, Clinger's fast path),
+   else strtod. Returns 0, or -1 if the token is too long. */
+static int parse_double(const char *p, const char *end, double *out) {
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *c = p;
+    int negative = *c == '-';
+    if (negative) c++;
+    uint64_t m = 0;
+    int digits = 0, exp10 = 0;
+    for (; c < end && *c >= '0' && *c <= '9'; c++) {
+        if (m || *c != '0') digits++;
+        m = m * 10 + (uint64_t)(*c - '0');
+        if (digits > 15) goto slow;
+    }
+    if (c < end && *c == '.') {
+        for (c++; c < end && *c >= '0' && *c <= '9'; c++) {
+            if (m || *c != '0') digits++;
+            m = m * 10 + (uint64_t)(*c - '0');
+            exp10--;
+            if (digits > 15) goto slow;
+        }
+    }
+    if (c < end) { /* an exponent */
+        c++;
+        int sign = 1, e = 0;
+        if (*c == '+' || *c == '-') sign = *c++ == '-' ? -1 : 1;
+        for (; c < end; c++) {
+            e = e * 10 + (*c - '0');
+            if (e > 1000) goto slow;
+        }
+        exp10 += sign * e;
+    }
+    if (exp10 < -22 || exp10 > 22) goto slow;
+    {
+        double v = (double)m; /* exact: m < 10^15 < 2^53 */
+        v = exp10 < 0 ? v / pow10[-exp10] : v * pow10[exp10];
+        *out = negative ? -v : v;
+        return 0;
+    }
+slow: {
+    char tmp[64];
+    long long n = end - p;
+    if (n >= (long long)sizeof tmp) return -1;
+    memcpy(tmp, p, (size_t)n);
+    tmp[n] = 0;
+    *out = strtod(tmp, NULL);
+    return 0;
+}
+}
+
 static int literal(const char *p, const char *end, const char *word, size_t n) {
     return (size_t)(end - p) >= n && memcmp(p, word, n) == 0;
 }
 
-/* Index of the known key [k, k+len), or -1. */
+/* Index of the known key [k, k+len), or -1; `guess` first (events of a stream mostly
+   repeat one key order). */
 static int find_key(const char *k, long long len, const char *keys, const long long *key_offs,
-                    int nkeys) {
+                    int nkeys, int guess) {
+    if (guess < nkeys && key_offs[guess + 1] - key_offs[guess] == len &&
+        memcmp(keys + key_offs[guess], k, (size_t)len) == 0)
+        return guess;
     for (int j = 0; j < nkeys; j++) {
         long long a = key_offs[j], b = key_offs[j + 1];
         if (b - a == len && memcmp(keys + a, k, (size_t)len) == 0) return j;
@@ -91,6 +151,7 @@ static int decode_one(const char *p, const char *end, const char *keys,
     const char *spans[MAX_KEYS];
     long long lens[MAX_KEYS];
     uint64_t seen = 0;
+    int guess = 0;
     *label = -1;
     p = skip_ws(p, end);
     if (p >= end || *p != '{') return -1;
@@ -101,7 +162,8 @@ static int decode_one(const char *p, const char *end, const char *keys,
         const char *k = p + 1;
         const char *q = plain_string(k, end);
         if (q == NULL) return -1;
-        int j = find_key(k, q - k, keys, key_offs, nkeys);
+        int j = find_key(k, q - k, keys, key_offs, nkeys, guess);
+        if (j >= 0) guess = j + 1;
         p = skip_ws(q + 1, end);
         if (p >= end || *p != ':') return -1;
         p = skip_ws(p + 1, end);
@@ -119,7 +181,7 @@ static int decode_one(const char *p, const char *end, const char *keys,
                 if (kind != K_STR && e == s) return -1; /* an empty id or entity */
                 spans[j] = s;
                 lens[j] = e - s;
-            } else if (kind >= 0) {
+            } else if (kind >= 0 && kind != K_OPT_STR) {
                 return -1;
             }
             p = e + 1;
@@ -128,14 +190,11 @@ static int decode_one(const char *p, const char *end, const char *keys,
             const char *e = number(p, end, &is_float);
             if (e == NULL) return -1;
             long long n = e - p;
-            if (kind == K_FLOAT) {
-                char tmp[64];
-                if (!is_float || n >= (long long)sizeof tmp) return -1;
-                memcpy(tmp, p, (size_t)n);
-                tmp[n] = 0;
-                double v = strtod(tmp, NULL);
+            if (kind == K_FLOAT || kind == K_OPT_FLOAT) {
+                double v;
+                if (!is_float || parse_double(p, e, &v) != 0) return -1;
                 if (!(v >= -limit && v <= limit)) return -1; /* out of range, or inf */
-                floats[slots[j]] = v;
+                if (kind == K_FLOAT) floats[slots[j]] = v;
             } else if (kind == K_TS) {
                 if (is_float || *p == '-' || n > 16) return -1;
                 long long v = 0;
@@ -148,15 +207,13 @@ static int decode_one(const char *p, const char *end, const char *keys,
             } else if (kind >= 0) {
                 return -1;
             } else if (is_float || n > 18) { /* orjson refuses what overflows a double */
-                char tmp[64];
-                if (n >= (long long)sizeof tmp) return -1;
-                memcpy(tmp, p, (size_t)n);
-                tmp[n] = 0;
-                if (!isfinite(strtod(tmp, NULL))) return -1;
+                double v;
+                if (parse_double(p, e, &v) != 0 || !isfinite(v)) return -1;
             }
             p = e;
         } else if (literal(p, end, "null", 4)) {
-            if (kind >= 0 && kind != K_LABEL) return -1;
+            if (kind >= 0 && kind != K_LABEL && kind != K_OPT_FLOAT && kind != K_OPT_STR)
+                return -1;
             p += 4;
         } else if (literal(p, end, "true", 4) || literal(p, end, "false", 5)) {
             if (kind >= 0) return -1;
@@ -172,7 +229,7 @@ static int decode_one(const char *p, const char *end, const char *keys,
     }
     if (skip_ws(p + 1, end) != end) return -1;
     for (int j = 0; j < nkeys; j++) {
-        if (kinds[j] != K_LABEL && !(seen & (1ULL << j))) return -1;
+        if (kinds[j] < K_OPT_FLOAT && kinds[j] != K_LABEL && !(seen & (1ULL << j))) return -1;
     }
     /* strings in output order: id, entity, string fields (slots give their order) */
     for (int pass = 0; pass < 3; pass++) {

@@ -7,7 +7,6 @@ import json
 import math
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,6 +26,7 @@ SCHEMA = EventSchema(
     max_event_bytes=400,
 )
 DECODER = ColumnDecoder.for_schema(SCHEMA)
+KEPT = [f for f, spec in SCHEMA.fields.items() if spec.required]  # optional ones: checked only
 pytestmark = pytest.mark.skipif(DECODER is None, reason="no C compiler")
 
 
@@ -39,12 +39,12 @@ def python_parts(values: list[bytes]) -> list[Any]:
         except InvalidEventError as exc:
             out.append(exc.reason)
             continue
-        out.append((event_id, entity, ts, {f: fields[f] for f in SCHEMA.fields}, label))
+        out.append((event_id, entity, ts, {f: fields[f] for f in KEPT}, label))
     return out
 
 
 def column_parts(cols: EventColumns) -> list[Any]:
-    fields = {f: cols.column(f) for f in SCHEMA.fields}
+    fields = {f: cols.column(f) for f in KEPT}
     return [
         (cols.ids[i], cols.entities[i], int(cols.ts[i]), {f: fields[f][i] for f in fields}, lab)
         for i, lab in enumerate(cols.labels)
@@ -54,7 +54,7 @@ def column_parts(cols: EventColumns) -> list[Any]:
 def same(a: Any, b: Any) -> bool:
     """Equal, floats bit for bit (-0.0 is not 0.0)."""
     if isinstance(a, float) and isinstance(b, float):
-        return math.copysign(1, a) == math.copysign(1, b) and (a == b or a != a and b != b)
+        return math.copysign(1, a) == math.copysign(1, b) and (a == b or (a != a and b != b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):
@@ -132,7 +132,9 @@ def test_what_c_takes_it_decodes_as_python_does(batch: list[bytes], data: st.Dat
         return
     assert all(not isinstance(e, str) for e in expected), expected  # an error went through C
     assert same(column_parts(cols), expected)
-    assert all(p == 0 or t <= p + SCHEMA.max_future_ms for t, p in zip(cols.ts, produced))
+    assert all(
+        p == 0 or t <= p + SCHEMA.max_future_ms for t, p in zip(cols.ts, produced, strict=True)
+    )
 
 
 def test_the_workloads_events_take_the_fast_path() -> None:
@@ -160,30 +162,40 @@ def test_the_workloads_events_take_the_fast_path() -> None:
         }
 
 
+GOOD = b'{"id":"e","entity":"a","ts":1,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web"}'
+
+
 @pytest.mark.parametrize(
     "raw",
     [
-        b'{"id":"e","entity":"a","ts":1,"amount":1,"risk":0.5,"merchant":"m","channel":"web"}',  # int for float
-        b'{"id":"e","entity":"a","ts":1.0,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web"}',
-        b'{"id":"e","entity":"a","ts":1,"amount":1.0,"risk":0.5,"merchant":"m\\u0041"}',
-        b'{"id":"e","entity":"a","ts":1,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web","x":{}}',
-        b'{"id":"e","entity":"a","ts":1,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web","label":true}',
-        b'{"id":"e","entity":"a","ts":1,"amount":2e12,"risk":0.5,"merchant":"m","channel":"web"}',
-        b'{"id":"e","entity":"a","ts":1,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web","x":1e999}',
-        b'{"id":"e","entity":"a","ts":1,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web"} x',
-        b'{"id":"e","entity":"a","ts":1,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web"' + b" " * 400 + b"}",
+        GOOD.replace(b'"amount":1.0', b'"amount":1'),  # an int for a float field
+        GOOD.replace(b'"ts":1', b'"ts":1.0'),
+        GOOD.replace(b'"m"', b'"m\\u0041"'),
+        GOOD.replace(b'"m"', b'"m","x":{}'),
+        GOOD.replace(b'"m"', b'"m","label":true'),
+        GOOD.replace(b'"amount":1.0', b'"amount":2e12'),
+        GOOD.replace(b'"m"', b'"m","x":1e999'),
+        GOOD + b" x",
+        GOOD[:-1] + b" " * 400 + b"}",
     ],
 )
 def test_unusual_or_bad_events_go_to_the_python_decoder(raw: bytes) -> None:
     assert DECODER is not None
-    good = b'{"id":"e","entity":"a","ts":1,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web"}'
-    assert DECODER.decode([good], [0]) is not None
-    assert DECODER.decode([good, raw, good], [0, 0, 0]) is None
+    assert DECODER.decode([GOOD], [0]) is not None
+    assert DECODER.decode([GOOD, raw, GOOD], [0, 0, 0]) is None
+
+
+@pytest.mark.parametrize("channel", [b"", b',"channel":null', b',"channel":"app"'])
+def test_optional_fields_may_be_absent_or_null(channel: bytes) -> None:
+    assert DECODER is not None
+    raw = GOOD.replace(b',"channel":"web"', channel)
+    assert DECODER.decode([raw], [0]) is not None
+    assert DECODER.decode([raw.replace(b'"m"', b'"m","channel":5')], [0]) is None
 
 
 def test_events_dated_too_far_after_they_were_produced_go_to_the_python_decoder() -> None:
     assert DECODER is not None
-    raw = b'{"id":"e","entity":"a","ts":90000000,"amount":1.0,"risk":0.5,"merchant":"m","channel":"web"}'
+    raw = GOOD.replace(b'"ts":1', b'"ts":90000000')
     assert DECODER.decode([raw], [90_000_000 - SCHEMA.max_future_ms]) is not None
     assert DECODER.decode([raw], [90_000_000 - SCHEMA.max_future_ms - 1]) is None
 
@@ -191,3 +203,38 @@ def test_events_dated_too_far_after_they_were_produced_go_to_the_python_decoder(
 def test_schemas_the_fast_path_does_not_cover() -> None:
     assert ColumnDecoder.for_schema(EventSchema(fields={"n": FieldSpec("int")})) is None
     assert ColumnDecoder.for_schema(EventSchema(timestamp_unit="s")) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.from_regex(r"(0|[1-9][0-9]{0,19})", fullmatch=True),
+            st.from_regex(r"[0-9]{1,20}", fullmatch=True),
+            st.none() | st.tuples(st.sampled_from(["e", "E", "e+", "e-"]), st.integers(0, 330)),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_float_tokens_are_read_correctly_rounded(tokens: list[Any]) -> None:
+    """Short decimals take an exact shortcut, the others strtod: either way the double
+    Python's float() gives (correctly rounded), or a refusal where orjson would refuse."""
+    assert DECODER is not None
+    wide = ColumnDecoder.for_schema(
+        EventSchema(fields={"amount": FieldSpec("float")}, max_abs_value=1.7e308)
+    )
+    assert wide is not None
+    texts = [
+        ("-" if neg else "") + whole + "." + frac + (f"{e[0]}{e[1]}" if e else "")
+        for neg, whole, frac, e in tokens
+    ]
+    batch = [b'{"id":"i","entity":"a","ts":1,"amount":%s}' % t.encode() for t in texts]
+    expected = [float(t) for t in texts]
+    cols = wide.decode(batch, [0] * len(batch))
+    if any(math.isinf(x) for x in expected):
+        assert cols is None
+        return
+    assert cols is not None
+    assert same(cols.column("amount"), expected)
