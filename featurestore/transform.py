@@ -133,22 +133,36 @@ class Transform:
         )
 
     def bind_many(self, sources: Sequence[int | str]) -> BoundMany:
-        """`bind` for a batch: a function appending each vector's outputs to it, the vectors
-        and the events' fields given in the same order."""
+        """`bind` for a batch: a function appending each vector's outputs to it, given the
+        vectors and the events' fields as columns (field name -> the batch's values, in the
+        vectors' order; only the fields the transform reads)."""
         one = self.bind(sources)
-        if self.kind == "one_hot" or not all(isinstance(p, int) for p in sources):
+        if self.kind == "one_hot" and isinstance(sources[0], str):
+            name = sources[0]
+            cats = self.categories
+            table = {c: [1.0 if c == d else 0.0 for d in cats] for c in cats}
+            none = [0.0] * len(cats)
 
-            def each(
-                vectors: Sequence[list[float]], fields: Sequence[Mapping[str, object]]
-            ) -> None:
-                for xs, f in zip(vectors, fields, strict=True):
-                    xs += one(xs, f)
+            def one_hot(vectors: Sequence[list[float]], columns: Columns) -> None:
+                get = table.get
+                for xs, value in zip(vectors, columns[name], strict=True):
+                    key = value if value.__class__ is str else _category(value)
+                    xs += get(key, none)
+
+            return one_hot
+        if self.kind == "one_hot" or not all(isinstance(p, int) for p in sources):
+            names = [p for p in sources if isinstance(p, str)]
+
+            def each(vectors: Sequence[list[float]], columns: Columns) -> None:
+                rows = zip(*(columns[n] for n in names), strict=True) if names else None
+                for xs in vectors:
+                    xs += one(xs, dict(zip(names, next(rows), strict=True)) if rows else {})
 
             return each
         i = sources[0]
         if self.kind == "log":
 
-            def log(vectors: Sequence[list[float]], _: Sequence[Mapping[str, object]]) -> None:
+            def log(vectors: Sequence[list[float]], _: Columns) -> None:
                 for xs in vectors:
                     x = xs[i]  # type: ignore[index]
                     xs.append(math.copysign(math.log1p(abs(x)), x))
@@ -157,14 +171,14 @@ class Transform:
         if self.kind == "bucketize":
             edges = self.boundaries
 
-            def bucket(vectors: Sequence[list[float]], _: Sequence[Mapping[str, object]]) -> None:
+            def bucket(vectors: Sequence[list[float]], _: Columns) -> None:
                 for xs in vectors:
                     xs.append(float(bisect.bisect_right(edges, xs[i])))  # type: ignore[index]
 
             return bucket
         j = sources[1]
 
-        def ratio(vectors: Sequence[list[float]], _: Sequence[Mapping[str, object]]) -> None:
+        def ratio(vectors: Sequence[list[float]], _: Columns) -> None:
             for xs in vectors:
                 x, den = xs[i], xs[j]  # type: ignore[index]
                 r = x / den if den != 0.0 else 0.0
@@ -175,8 +189,10 @@ class Transform:
 
 # a bound transform: (the vector so far, the event's fields) -> outputs
 Bound = Callable[[Sequence[float], Mapping[str, object]], list[float]]
+# the events' fields of a batch, by name: one value per event
+Columns = Mapping[str, Sequence[object]]
 # a transform bound for a batch: (vectors so far, the events' fields) -> None (appends)
-BoundMany = Callable[[Sequence[list[float]], Sequence[Mapping[str, object]]], None]
+BoundMany = Callable[[Sequence[list[float]], Columns], None]
 
 
 def _category(value: object) -> str:

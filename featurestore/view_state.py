@@ -12,6 +12,7 @@ from featurestore.event_columns import EventColumns
 from featurestore.field_reader import FieldReader, Fields, Queued
 from featurestore.record import FeatureRecord
 from featurestore.schema import EventSchema
+from featurestore.transform import Columns
 from featurestore.view import FeatureView
 
 __all__ = ["ViewState"]
@@ -117,21 +118,20 @@ class ViewState:
             self.aggregator.watermark = max(self.aggregator.watermark, int(cols.ts.max()))
 
     def _queued(
-        self, with_fields: bool = True
+        self,
     ) -> tuple[
         tuple[list[str], list[int], list[float], list[int], list[Sequence[Any]], list[float]],
-        list[Fields],
+        Columns,
     ]:
-        """The queued events as the engine takes them, and the fields the transforms read."""
+        """The queued events as the engine takes them, and the fields the transforms read, as
+        columns."""
         cols, self._columns = self._columns, None
+        names = self._event_inputs
         if cols is None:
             events, self._events = self._events, []
-            return self._read.many(events), [e[2] for e in events]
-        names = self._event_inputs
-        if not names or not with_fields:
-            return self._read.columns(cols), [{}] * len(cols)
-        values = zip(*(cols.column(n) for n in names), strict=True)
-        return self._read.columns(cols), [dict(zip(names, v, strict=True)) for v in values]
+            fields = {n: [e[2][n] for e in events] for n in names}
+            return self._read.many(events), fields
+        return self._read.columns(cols), {n: cols.column(n) for n in names}
 
     def results(self) -> tuple[list[str], list[list[float]], Sequence[int]]:
         """Fold the queued events; return their entities, vectors and whether each is its
@@ -185,7 +185,7 @@ class ViewState:
     def finish(self) -> dict[str, FeatureRecord]:
         """End a batch: the newest vector of every entity it touched; evict old state."""
         if self._events or self._columns is not None:
-            (entities, times, nums, hashes, kept, _), _ = self._queued(with_fields=False)
+            (entities, times, nums, hashes, kept, _), _ = self._queued()
             self.aggregator.run(entities, times, nums, hashes, kept, False)
             self._touched.update(dict.fromkeys(entities))
         wanted = [*self._stale, *self._touched]
