@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from featurestore.view import FeatureView
 from featurestore.view_state import ViewState
 
 __all__ = ["FeatureBatch", "FeatureProcessor"]
+
+# a source record's position: topic, partition, offset, Kafka timestamp
+_POSITION = operator.attrgetter("topic", "partition", "offset", "timestamp")
 
 
 @dataclass(slots=True)
@@ -205,37 +209,29 @@ class FeatureProcessor:
         reply_tos: Iterable[str | None],
         correlation_ids: Iterable[str | None],
     ) -> list[FeatureRecord]:
-        """The primary view's records of a batch, from its events' columns."""
-        name, version, names = self.view.name, self.view.version, self.names
-        return [
-            FeatureRecord(
-                event_id,
-                key,
-                ts,
-                values,
-                label,
-                name,
-                version,
-                source.topic,
-                source.partition,
-                source.offset,
-                reply_to,
-                correlation_id,
-                names,
-                source.timestamp,
-            )
-            for source, event_id, key, ts, values, label, reply_to, correlation_id in zip(
-                sources,
+        """The primary view's records of a batch, from its events' columns (built by `map`:
+        no Python loop per record)."""
+        view = self.view
+        topics, partitions, offsets, produced = zip(*map(_POSITION, sources), strict=True)
+        return list(
+            map(
+                FeatureRecord,
                 ids,
                 keys,
                 times,
                 vectors,
                 labels,
+                itertools.repeat(view.name),
+                itertools.repeat(view.version),
+                topics,
+                partitions,
+                offsets,
                 reply_tos,
                 correlation_ids,
-                strict=False,  # the replies may be endless repeats of None
+                itertools.repeat(self.names),
+                produced,
             )
-        ]
+        )
 
     def _targets(self, names: list[str]) -> list[ViewState]:
         unknown = [n for n in names if n not in self._views]

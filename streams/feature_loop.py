@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -56,22 +58,12 @@ class FeatureLoop(StageLoop):
             )
         for tp, recs in by_partition.items():
             out = self._proc(tp.partition).process(recs)
-            # the source's timestamp travels on, so downstream stages can merge partitions in
-            # the order the events were produced
-            outgoing.extend(
-                (
-                    r.entity.encode(),
-                    value,
-                    r.source_ts or None,
-                    [] if r.reply_to is None else _reply_headers(r.reply_to, r.correlation_id),
-                )
-                for r, value in zip(out.features, records_json(out.features), strict=True)
-            )
+            outgoing.extend(_outgoing(out.features))
             futs.extend(await self.send_dead(out.dead))
             latest.update(out.latest)
             for name, vectors in out.views.items():
                 extra.setdefault(name, {}).update(vectors)
-            event_ts.extend(r.ts for r in out.features)
+            event_ts.extend(map(_TS, out.features))
             max_ts = max(max_ts, out.max_ts)
         futs.extend(await self.send_many(out_topic, outgoing))
         for view in self.cfg.extra_views:
@@ -116,6 +108,27 @@ def source_record(tp: TopicPartition, m: Record) -> SourceRecord:
     return SourceRecord(
         m.value or b"", m.key, tp.topic, tp.partition, m.offset, m.timestamp, tuple(m.headers)
     )
+
+
+def _outgoing(features: list[FeatureRecord]) -> Iterable[OutRecord]:
+    """The features topic's records: keyed by entity, valued by the record's JSON, stamped
+    with the source's Kafka timestamp (downstream stages merge partitions in the order the
+    events were produced), with the reply headers of a request."""
+    values = records_json(features)
+    keys = map(str.encode, map(_ENTITY, features))
+    stamps = [t or None for t in map(_SOURCE_TS, features)]
+    if not any(map(_REPLY_TO, features)):  # the common case: no reply wanted
+        return zip(keys, values, stamps, itertools.repeat([]), strict=False)
+    headers = [
+        [] if r.reply_to is None else _reply_headers(r.reply_to, r.correlation_id) for r in features
+    ]
+    return zip(keys, values, stamps, headers, strict=True)
+
+
+_TS = operator.attrgetter("ts")
+_ENTITY = operator.attrgetter("entity")
+_SOURCE_TS = operator.attrgetter("source_ts")
+_REPLY_TO = operator.attrgetter("reply_to")
 
 
 def _reply_headers(reply_to: str, correlation_id: str | None) -> list[tuple[str, bytes]]:
