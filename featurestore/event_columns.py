@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -29,7 +29,7 @@ __all__ = ["ColumnDecoder", "EventColumns"]
 _P = ctypes.c_void_p
 _I = ctypes.c_longlong
 _ARGS: list[Any] = [_P, _P, _I, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int, _I, ctypes.c_double]
-_ARGS += [_P, _P, _P, _P, _I, _P]
+_ARGS += [_P, _P, _P, _P, _I]
 _ID, _ENTITY, _TS, _LABEL, _FLOAT, _STR, _OPT_FLOAT, _OPT_STR = range(8)
 
 
@@ -95,10 +95,7 @@ class ColumnDecoder:
                 slots.append(self.str_fields.index(f))
         encoded = [k.encode() for k in keys]
         self._keys = b"".join(encoded)
-        offsets = [0]
-        for k in encoded:
-            offsets.append(offsets[-1] + len(k))
-        self._key_offs = array("q", offsets)
+        self._key_offs = array("q", itertools.accumulate(map(len, encoded), initial=0))
         self._kinds = array("i", kinds)
         self._slots = array("i", slots)
         self._nkeys = len(keys)
@@ -131,7 +128,6 @@ class ColumnDecoder:
         labels = np.empty(n, dtype=np.int8)
         floats = np.empty((n, len(self.float_fields)), dtype=np.float64)
         strs = ctypes.create_string_buffer(len(buf) + 1)
-        bad = array("q", [0])
         schema = self.schema
         size = self._lib.decode_events(
             buf,
@@ -150,7 +146,6 @@ class ColumnDecoder:
             floats.ctypes.data,
             strs,
             len(buf) + 1,
-            bad.buffer_info()[0],
         )
         if size < 0:
             return None
@@ -159,10 +154,9 @@ class ColumnDecoder:
             return None
         parts = strs.raw[:size].decode("ascii").split("\0")
         width = 2 + len(self.str_fields)
-        given: list[int] = labels.tolist()
-        label_list: list[int | None] = (
-            [None if x < 0 else x for x in given] if labels.min(initial=0) < 0 else list(given)
-        )
+        label_list = cast(list[int | None], labels.tolist())
+        if labels.min(initial=0) < 0:  # -1: no label
+            label_list = [None if x < 0 else x for x in cast(list[int], label_list)]
         return EventColumns(
             parts[0:-1:width],
             parts[1:-1:width],

@@ -249,29 +249,23 @@ static int decode_one(const char *p, const char *end, const char *keys,
 
 /* Decode events buf[offs[i]:offs[i+1]], i < n. keys/key_offs/kinds name the known keys
    (slots: a float key's column, a string key's rank); floats is n x nfloat, row-major.
-   Returns the bytes written to strs (>= 0); -1 with *bad the first event that is not for
-   the fast path; -2 if strs is too small. */
+   Returns the bytes written to strs (>= 0); -1 if an event is not for the fast path; -2 if
+   strs is too small. */
 long long decode_events(const char *buf, const long long *offs, long long n, const char *keys,
                         const long long *key_offs, const int *kinds, const int *slots,
                         int nkeys, int nfloat, long long max_bytes, double limit,
                         long long *ts, signed char *labels, double *floats, char *strs,
-                        long long strs_cap, long long *bad) {
+                        long long strs_cap) {
     char *out = strs;
     const char *out_end = strs + strs_cap;
-    if (nkeys > MAX_KEYS) {
-        *bad = 0;
-        return -1;
-    }
+    if (nkeys > MAX_KEYS) return -1;
     for (long long i = 0; i < n; i++) {
         const char *p = buf + offs[i], *end = buf + offs[i + 1];
         int rc = end - p > max_bytes
                      ? -1
                      : decode_one(p, end, keys, key_offs, kinds, slots, nkeys, limit, ts + i,
                                   labels + i, floats + i * nfloat, &out, out_end);
-        if (rc != 0) {
-            *bad = i;
-            return rc;
-        }
+        if (rc != 0) return rc;
     }
     return out - strs;
 }
